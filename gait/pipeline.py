@@ -1,0 +1,376 @@
+"""The analysis pipeline: Recording in, frozen :class:`GaitResult` out.
+
+Stages (DESIGN.md §3): gap handling → quiet standing → walking (rotation-free first pass on the acceleration
+magnitude) → vertical from gravity → steps and bouts on the vertical acceleration → walking direction and forward
+sign from the steps → body frame → IC / FC / side per bout → turns → step lengths → step and stride tables →
+summaries for the recording and per bout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gait.alignment import BodyAlignment, estimate_forward_axis, estimate_vertical
+from gait.bouts import BoutDetector, Turn, TurnDetector, WalkingBout, quiet_standing, runs
+from gait.errors import AnalysisError
+from gait.events import PelvisEventDetector
+from gait.frames import GRAVITY_MPS2, SI
+from gait.preprocess import fill_short_gaps
+from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
+from gait.spatiotemporal import (
+    DEFAULT_PENDULUM_FACTOR,
+    StepTable,
+    StrideTable,
+    pendulum_step_length_m,
+    step_table,
+    stride_table,
+    vertical_excursion_m,
+)
+from gait.summary import SpatiotemporalSummary, summarize
+
+__all__ = ["BoutResult", "GaitPipeline", "GaitResult"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: Sacral sensor height as a fraction of body height: greater-trochanter height ≈ 0.53 H (Winter, Biomechanics and
+#: Motor Control of Human Movement, segment-length table).
+SENSOR_HEIGHT_PER_BODY_HEIGHT = 0.53
+#: Used when neither the sensor height nor the body height is given: 0.53 × 1.75 m.
+DEFAULT_SENSOR_HEIGHT_M = 0.93
+
+
+@dataclass(frozen=True, slots=True)
+class BoutResult:
+    """One walking bout with its own summary.
+
+    Attributes
+    ----------
+    start_idx, stop_idx : int
+        First and last IC of the bout.
+    n_strides : int
+        Strides of either side in the bout.
+    summary : SpatiotemporalSummary
+    """
+
+    start_idx: int
+    stop_idx: int
+    n_strides: int
+    summary: SpatiotemporalSummary
+
+
+@dataclass(frozen=True, slots=True)
+class GaitResult:
+    """Everything the analysis found in one recording.
+
+    Attributes
+    ----------
+    sampling_rate_hz, duration_s, start_time_s : float
+    placements : tuple of str
+    alignment : BodyAlignment
+        Pelvis sensor-to-body alignment.
+    ic_idx, fc_idx, side, bout_of_ic : ndarray of int
+        All initial contacts, the contralateral final contact after each (−1 if none), the side of each IC
+        (0 left, 1 right, −1 unknown) and its bout.
+    side_confidence : tuple of float
+        Per bout.
+    bouts : tuple of BoutResult
+    turns : tuple of Turn
+    steps : StepTable
+    strides : StrideTable
+    summary : SpatiotemporalSummary
+        Whole recording.
+    sensor_height_m : float
+    sensor_height_source : str
+    gap_fraction : dict of str to float
+        Lost-sample fraction per sensor.
+    longest_gap_s : float
+        Longest run of lost pelvis samples.
+    standing_s : float
+        Total quiet standing.
+    warnings : tuple of str
+    """
+
+    sampling_rate_hz: float
+    duration_s: float
+    start_time_s: float
+    placements: tuple[str, ...]
+    alignment: BodyAlignment
+    ic_idx: IntArray
+    fc_idx: IntArray
+    side: IntArray
+    bout_of_ic: IntArray
+    side_confidence: tuple[float, ...]
+    bouts: tuple[BoutResult, ...]
+    turns: tuple[Turn, ...]
+    steps: StepTable
+    strides: StrideTable
+    summary: SpatiotemporalSummary
+    sensor_height_m: float
+    sensor_height_source: str
+    gap_fraction: dict[str, float]
+    longest_gap_s: float
+    standing_s: float
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _bridge_all(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
+    """Linear fill of every lost sample (edges held), for filter continuity only; callers keep ``valid``."""
+    if valid.all():
+        return x
+    filled, _ = fill_short_gaps(x, valid, max_gap_samples=x.shape[-2], axis=-2)
+    idx = np.arange(x.shape[-2])
+    ok = np.isfinite(filled).all(axis=-1)
+    for col in range(x.shape[-1]):
+        filled[~ok, col] = np.interp(idx[~ok], idx[ok], filled[ok, col])
+    return filled
+
+
+def _split_at_gaps(bouts: list[WalkingBout], usable: NDArray[np.bool_], min_steps: int) -> list[WalkingBout]:
+    """Split bouts wherever a step interval contains unusable samples."""
+    cum_bad = np.concatenate(([0], np.cumsum(~usable, dtype=np.int64)))
+    out: list[WalkingBout] = []
+    for bout in bouts:
+        s = bout.step_idx
+        clean = (cum_bad[s[1:] + 1] - cum_bad[s[:-1]]) == 0
+        for a, b in runs(clean):
+            part = s[a : b + 1]
+            if part.size >= min_steps:
+                out.append(WalkingBout(step_idx=part, closing_step=bout.closing_step and b + 1 == s.size))
+    return out
+
+
+class GaitPipeline:
+    """Analyse a recording with a pelvis sensor.
+
+    Parameters
+    ----------
+    height_m : float, optional
+        Body height; gives the sensor height when ``sensor_height_m`` is not given.
+    sensor_height_m : float, optional
+        Height of the sacral sensor above the ground when standing (the pendulum length).
+    pendulum_factor : float
+        Correction factor of the inverted-pendulum step length.
+    max_bridged_gap_s : float
+        Lost-sample runs up to this long are bridged inside a bout; longer ones end it.
+    bout_detector, event_detector, turn_detector
+        Stage objects with their own parameters.
+    """
+
+    def __init__(
+        self,
+        *,
+        height_m: float | None = None,
+        sensor_height_m: float | None = None,
+        pendulum_factor: float = DEFAULT_PENDULUM_FACTOR,
+        max_bridged_gap_s: float = 0.1,
+        bout_detector: BoutDetector | None = None,
+        event_detector: PelvisEventDetector | None = None,
+        turn_detector: TurnDetector | None = None,
+    ) -> None:
+        if height_m is not None and not 0.5 <= height_m <= 2.8:
+            raise AnalysisError(f"height_m: expected a body height in metres (0.5–2.8), got {height_m}")
+        if sensor_height_m is not None and not 0.2 <= sensor_height_m <= 1.6:
+            raise AnalysisError(f"sensor_height_m: expected a sensor height in metres (0.2–1.6), got {sensor_height_m}")
+        self.height_m = height_m
+        self.sensor_height_m = sensor_height_m
+        self.pendulum_factor = pendulum_factor
+        self.max_bridged_gap_s = max_bridged_gap_s
+        self.bout_detector = bout_detector or BoutDetector()
+        self.event_detector = event_detector or PelvisEventDetector()
+        self.turn_detector = turn_detector or TurnDetector()
+
+    def _sensor_height(self) -> tuple[float, str, list[str]]:
+        if self.sensor_height_m is not None:
+            return self.sensor_height_m, "given", []
+        if self.height_m is not None:
+            return (
+                SENSOR_HEIGHT_PER_BODY_HEIGHT * self.height_m,
+                f"0.53 × body height {self.height_m:g} m",
+                [],
+            )
+        return (
+            DEFAULT_SENSOR_HEIGHT_M,
+            "default",
+            [
+                f"neither sensor height nor body height given: step length and speed assume a sensor height of "
+                f"{DEFAULT_SENSOR_HEIGHT_M} m (body height 1.75 m); pass --height-m or --sensor-height-m"
+            ],
+        )
+
+    def run(self, recording: Recording) -> GaitResult:
+        """Analyse ``recording`` (sensor or body frame) and return the frozen result.
+
+        Raises
+        ------
+        AnalysisError
+            When the recording has no pelvis sensor.
+        """
+        if not recording.has(PELVIS):
+            raise AnalysisError(
+                f"recording: a pelvis (sacral) sensor is required, got {', '.join(recording.placements)}"
+            )
+        warnings: list[str] = []
+        fs = recording.sampling_rate_hz
+        p = recording.index(PELVIS)
+        valid = recording.valid[p]
+        n = recording.n_samples
+        sensor_height_m, height_source, height_warnings = self._sensor_height()
+        warnings.extend(height_warnings)
+
+        gap_fraction = {name: float(f) for name, f in zip(recording.placements, recording.gap_fraction(), strict=True)}
+        gap_runs = runs(~valid)
+        longest_gap_s = float((gap_runs[:, 1] - gap_runs[:, 0]).max() / fs) if gap_runs.size else 0.0
+        if gap_fraction[PELVIS] > 0.05:
+            warnings.append(
+                f"pelvis sensor lost {100 * gap_fraction[PELVIS]:.1f}% of its samples (longest gap "
+                f"{longest_gap_s:.2f} s); steps next to gaps longer than {self.max_bridged_gap_s} s are not used"
+            )
+        if not valid.any():
+            raise AnalysisError("recording: the pelvis sensor has no valid sample")
+        if recording.duration_s < 5.0:
+            warnings.append(f"recording is short ({recording.duration_s:.1f} s): at least 10 s of walking is advised")
+        if recording.has(LEFT_THIGH) or recording.has(RIGHT_THIGH):
+            warnings.append(
+                "thigh sensors were read; this version takes events and spatiotemporal parameters from the pelvis "
+                "sensor (thigh-based side timing and hip angles come with the kinematics release)"
+            )
+
+        _, usable = fill_short_gaps(
+            recording.acc_mps2[p], valid, max_gap_samples=round(self.max_bridged_gap_s * fs), axis=-2
+        )
+        acc = _bridge_all(recording.acc_mps2[p], valid)
+        gyr = _bridge_all(recording.gyr_dps[p], valid)
+        if recording.frame == "body":
+            acc, gyr = acc.copy(), gyr.copy()
+        standing = quiet_standing(np.where(valid[:, None], acc, np.nan), np.where(valid[:, None], gyr, np.nan), fs)
+
+        # Pass 1 (rotation-free): steps on the acceleration magnitude give the walking periods.
+        bd = self.bout_detector
+        norm = np.linalg.norm(acc, axis=-1) - GRAVITY_MPS2
+        rough = _split_at_gaps(bd.bouts(bd.candidates(norm, fs), fs), usable, bd.min_steps)
+        walking = np.zeros(n, dtype=bool)
+        for rough_bout in rough:
+            walking[rough_bout.start_idx : rough_bout.stop_idx + 1] = True
+        up, v_source, v_conf = estimate_vertical(
+            np.where(usable[:, None], acc, np.nan), walking=walking, standing=standing
+        )
+        if recording.frame == "body":
+            up, v_source, v_conf = np.array([0.0, 0.0, 1.0]), "walking", 1.0
+
+        # Pass 2: steps on the vertical acceleration.
+        vertical = acc @ up
+        bouts = _split_at_gaps(bd.bouts(bd.candidates(vertical, fs), fs), usable, bd.min_steps)
+        forward, h_conf, s_conf, notes = estimate_forward_axis(acc, up, [b.step_idx for b in bouts])
+        if recording.frame == "body":
+            forward, h_conf, s_conf, notes = np.array([1.0, 0.0, 0.0]), 1.0, 1.0, ()
+        left = np.cross(up, forward)
+        rotation = np.stack([forward, left, up])
+        alignment = BodyAlignment(
+            rotation=rotation,
+            vertical_source=v_source,
+            vertical_confidence=v_conf,
+            heading_confidence=h_conf,
+            sign_confidence=s_conf,
+            notes=notes,
+        )
+        if bouts and alignment.confidence < 0.3:
+            warnings.append(
+                "the walking direction of the pelvis sensor could not be established with confidence "
+                f"({alignment.confidence:.2f}): " + "; ".join(notes or ("check the sensor placement",))
+            )
+        acc_body = alignment.to_body(acc)
+        gyr_body = alignment.to_body(gyr)
+
+        events = self.event_detector.detect(acc_body, gyr_body, [b.step_idx for b in bouts], fs)
+        turns, turning = self.turn_detector.detect(gyr_body[:, SI], fs)
+
+        ic_parts, fc_parts, side_parts, bout_parts, length_parts = [], [], [], [], []
+        pad = round(1.0 * fs)
+        kept_conf: list[float] = []
+        for ev in events:
+            ic = ev.ic_idx
+            if ic.size < bd.min_steps:
+                continue
+            k = len(kept_conf)
+            a, b = max(0, int(ic[0]) - pad), min(n, int(ic[-1]) + pad + 1)
+            h = vertical_excursion_m(acc_body[a:b, SI], ic - a, fs)
+            lengths = np.concatenate(
+                ([np.nan], pendulum_step_length_m(h, sensor_height_m, factor=self.pendulum_factor))
+            )
+            ic_parts.append(ic)
+            fc_parts.append(ev.fc_idx)
+            side_parts.append(ev.side)
+            bout_parts.append(np.full(ic.size, k, dtype=np.int64))
+            length_parts.append(lengths)
+            kept_conf.append(ev.side_confidence)
+
+        def _cat_int(parts: list[IntArray]) -> IntArray:
+            return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+        ic_idx, fc_idx, side = _cat_int(ic_parts), _cat_int(fc_parts), _cat_int(side_parts)
+        bout_of_ic = _cat_int(bout_parts)
+        step_len = np.concatenate(length_parts) if length_parts else np.zeros(0)
+        steps = step_table(ic_idx, side, step_len, bout_of_ic, turning, fs)
+        strides = stride_table(ic_idx, fc_idx, side, step_len, bout_of_ic, turning, acc_body, fs)
+        summary = summarize(steps, strides)
+        bout_results = []
+        for k in range(len(kept_conf)):
+            sel_steps = _select_steps(steps, steps.bout == k)
+            sel_strides = _select_strides(strides, strides.bout == k)
+            ics = ic_idx[bout_of_ic == k]
+            bout_results.append(
+                BoutResult(
+                    start_idx=int(ics[0]),
+                    stop_idx=int(ics[-1]),
+                    n_strides=int(sel_strides.time_s.size),
+                    summary=summarize(sel_steps, sel_strides),
+                )
+            )
+        if not bout_results:
+            warnings.append(
+                f"no walking found: no run of at least {bd.min_steps} regular steps (2 strides) in the pelvis signal"
+            )
+        elif any(c < 0.5 for c in kept_conf):
+            warnings.append("left/right could not be told apart with confidence in some bouts (side confidence < 0.5)")
+        return GaitResult(
+            sampling_rate_hz=fs,
+            duration_s=recording.duration_s,
+            start_time_s=recording.start_time_s,
+            placements=recording.placements,
+            alignment=alignment,
+            ic_idx=ic_idx,
+            fc_idx=fc_idx,
+            side=side,
+            bout_of_ic=bout_of_ic,
+            side_confidence=tuple(kept_conf),
+            bouts=tuple(bout_results),
+            turns=tuple(turns),
+            steps=steps,
+            strides=strides,
+            summary=summary,
+            sensor_height_m=float(sensor_height_m),
+            sensor_height_source=height_source,
+            gap_fraction=gap_fraction,
+            longest_gap_s=longest_gap_s,
+            standing_s=float(np.count_nonzero(standing) / fs),
+            warnings=tuple(warnings),
+        )
+
+
+def _select_steps(t: StepTable, sel: NDArray[np.bool_]) -> StepTable:
+    return StepTable(
+        t.start_idx[sel], t.stop_idx[sel], t.side[sel], t.time_s[sel], t.length_m[sel], t.speed_mps[sel],
+        t.bout[sel], t.straight[sel],
+    )  # fmt: skip
+
+
+def _select_strides(t: StrideTable, sel: NDArray[np.bool_]) -> StrideTable:
+    return StrideTable(
+        t.start_idx[sel], t.stop_idx[sel], t.side[sel], t.time_s[sel], t.length_m[sel], t.speed_mps[sel],
+        t.stance_pct[sel], t.swing_pct[sel], t.double_support_pct[sel], t.harmonic_ratio[sel], t.bout[sel],
+        t.straight[sel],
+    )  # fmt: skip

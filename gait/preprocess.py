@@ -1,0 +1,248 @@
+"""Preprocessing: one time base for all sensors, gap handling and zero-phase filtering.
+
+Everything here is pure: arrays in, new arrays out. Filters run along an explicit ``axis`` (the time axis,
+``-2`` in the project layout ``(..., n_samples, 3)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import signal
+
+from gait.errors import RecordingError
+from gait.recording import Recording
+
+__all__ = [
+    "SensorStream",
+    "fill_short_gaps",
+    "lowpass",
+    "nominal_rate_hz",
+    "to_common_time_base",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class SensorStream:
+    """Samples of one sensor on its own clock, before they share a time base.
+
+    Parameters
+    ----------
+    placement : str
+        Placement name (``"pelvis"``, ``"left_thigh"``, ...).
+    t_s : array_like, shape (n_samples,)
+        Sample times in seconds, strictly increasing.
+    acc_mps2, gyr_dps : array_like, shape (n_samples, 3)
+        Specific force (m/s²) and angular rate (deg/s). Rows with a non-finite value count as lost.
+    """
+
+    placement: str
+    t_s: FloatArray
+    acc_mps2: FloatArray
+    gyr_dps: FloatArray
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.t_s, dtype=np.float64)
+        acc = np.asarray(self.acc_mps2, dtype=np.float64)
+        gyr = np.asarray(self.gyr_dps, dtype=np.float64)
+        if t.ndim != 1 or t.size < 2:
+            raise RecordingError(f"t_s of {self.placement!r}: expected at least two sample times, got shape {t.shape}")
+        for name, arr in (("acc_mps2", acc), ("gyr_dps", gyr)):
+            if arr.shape != (t.size, 3):
+                raise RecordingError(f"{name} of {self.placement!r}: expected shape ({t.size}, 3), got {arr.shape}")
+        if not np.isfinite(t).all():
+            raise RecordingError(f"t_s of {self.placement!r}: sample {int(np.argmin(np.isfinite(t)))} is not finite")
+        dt = np.diff(t)
+        if (dt <= 0).any():
+            i = int(np.argmax(dt <= 0)) + 1
+            raise RecordingError(
+                f"t_s of {self.placement!r}: expected strictly increasing times, sample {i} ({t[i]!r} s) "
+                f"follows {t[i - 1]!r} s"
+            )
+        object.__setattr__(self, "t_s", t)
+        object.__setattr__(self, "acc_mps2", acc)
+        object.__setattr__(self, "gyr_dps", gyr)
+
+
+def nominal_rate_hz(t_s: ArrayLike) -> float:
+    """Nominal sampling rate of a time column: the inverse of the median sample interval, in Hz."""
+    dt = np.diff(np.asarray(t_s, dtype=np.float64))
+    return float(1.0 / np.median(dt))
+
+
+def lowpass(x: ArrayLike, cutoff_hz: float, sampling_rate_hz: float, *, axis: int, order: int = 4) -> FloatArray:
+    """Zero-phase Butterworth low-pass filter along ``axis`` (second-order sections, ``sosfiltfilt``).
+
+    Parameters
+    ----------
+    x : array_like
+        Finite samples; time along ``axis``.
+    cutoff_hz : float
+        -3 dB frequency of each pass (the zero-phase filter is -6 dB there).
+    sampling_rate_hz : float
+        Sampling rate of ``x``.
+    axis : int
+        Time axis.
+    order : int
+        Filter order of one pass.
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    nyquist_hz = 0.5 * sampling_rate_hz
+    if cutoff_hz >= nyquist_hz:
+        return arr.copy()
+    sos = signal.butter(order, cutoff_hz / nyquist_hz, btype="low", output="sos")
+    padlen = min(arr.shape[axis] - 1, 3 * (2 * len(sos) + 1))
+    return np.asarray(signal.sosfiltfilt(sos, arr, axis=axis, padlen=padlen), dtype=np.float64)
+
+
+def fill_short_gaps(
+    x: ArrayLike, valid: ArrayLike, *, max_gap_samples: int, axis: int = -2
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Linearly bridge gaps of at most ``max_gap_samples`` lost samples for filtering.
+
+    The caller keeps its own record of which samples were lost; this only makes short gaps usable by filters.
+
+    Parameters
+    ----------
+    x : array_like, shape (n_samples, k) with time on ``axis`` (or (n_samples,))
+        Samples; values at invalid positions are ignored.
+    valid : array_like of bool, shape (n_samples,)
+        False where a sample was lost.
+    max_gap_samples : int
+        Longest run of lost samples to bridge.
+    axis : int
+        Time axis of ``x``.
+
+    Returns
+    -------
+    filled : ndarray
+        Copy of ``x`` with short gaps interpolated; long gaps hold NaN.
+    usable : ndarray of bool, shape (n_samples,)
+        True where ``filled`` holds a measured or bridged value.
+    """
+    arr = np.moveaxis(np.array(x, dtype=np.float64, copy=True), axis, 0)
+    ok = np.asarray(valid, dtype=bool)
+    n = ok.size
+    if arr.shape[0] != n:
+        raise RecordingError(f"valid: expected {arr.shape[0]} samples, got {n}")
+    if ok.all():
+        return np.moveaxis(arr, 0, axis), ok.copy()
+    if not ok.any():
+        return np.moveaxis(np.full_like(arr, np.nan), 0, axis), ok.copy()
+    # Length of the gap each lost sample belongs to.
+    edges = np.diff(np.concatenate(([0], (~ok).view(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    stops = np.flatnonzero(edges == -1)
+    lengths = stops - starts
+    run_len = np.zeros(n, dtype=np.int64)
+    run_len[~ok] = np.repeat(lengths, lengths)
+    interior = np.ones(n, dtype=bool)
+    interior[: np.argmax(ok)] = False
+    interior[n - np.argmax(ok[::-1]) :] = False
+    bridge = ~ok & (run_len <= max_gap_samples) & interior
+    idx = np.arange(n)
+    flat = arr.reshape(n, -1)
+    for col in range(flat.shape[1]):
+        flat[bridge, col] = np.interp(idx[bridge], idx[ok], flat[ok, col])
+    usable = ok | bridge
+    flat[~usable] = np.nan
+    return np.moveaxis(flat.reshape(arr.shape), 0, axis), usable
+
+
+def _resample_stream(
+    stream: SensorStream, grid_s: FloatArray, *, max_gap_s: float, rate_hz: float
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Interpolate one stream onto ``grid_s``; grid points not bracketed by close samples are invalid."""
+    t = stream.t_s
+    data = np.concatenate([stream.acc_mps2, stream.gyr_dps], axis=-1)
+    finite = np.isfinite(data).all(axis=-1)
+    t, data = t[finite], data[finite]
+    out = np.full((grid_s.size, 6), np.nan)
+    if t.size < 2:
+        return out[:, :3], out[:, 3:], np.zeros(grid_s.size, dtype=bool)
+    src_rate_hz = nominal_rate_hz(t)
+    if src_rate_hz > 1.2 * rate_hz:
+        # Anti-alias before decimating onto the slower grid (zero-phase, on the native samples).
+        data = lowpass(data, 0.4 * rate_hz, src_rate_hz, axis=-2)
+    right = np.searchsorted(t, grid_s, side="left")
+    right = np.clip(right, 1, t.size - 1)
+    left = right - 1
+    # Exact hits on the last sample are fine: searchsorted puts them at right = size-1 with t[right] == grid.
+    t_left, t_right = t[left], t[right]
+    tol_s = 1e-3 / rate_hz
+    inside = (grid_s >= t_left - tol_s) & (grid_s <= t_right + tol_s)
+    close = (t_right - t_left) <= max_gap_s
+    # A grid point that coincides with a sample is that sample, whatever the gap on its other side.
+    hit_left = np.abs(grid_s - t_left) <= tol_s
+    hit_right = np.abs(grid_s - t_right) <= tol_s
+    ok = inside & (close | hit_left | hit_right)
+    w = np.where(t_right > t_left, (grid_s - t_left) / np.where(t_right > t_left, t_right - t_left, 1.0), 0.0)
+    w = np.where(hit_left & ~close, 0.0, np.where(hit_right & ~close, 1.0, w))
+    w = np.clip(w, 0.0, 1.0)[:, None]
+    out[ok] = (data[left] * (1.0 - w) + data[right] * w)[ok]
+    return out[:, :3], out[:, 3:], ok
+
+
+def to_common_time_base(
+    streams: Sequence[SensorStream],
+    *,
+    sampling_rate_hz: float | None = None,
+    max_gap_factor: float = 1.5,
+    source: str = "",
+) -> Recording:
+    """Put several sensor streams on one uniform time base.
+
+    The grid runs from the earliest to the latest sample of any stream at ``sampling_rate_hz`` (default: the
+    highest nominal rate among the streams). A grid point is valid for a sensor when it lies between two of that
+    sensor's samples no further apart than ``max_gap_factor`` nominal sample intervals; such points are linearly
+    interpolated (for same-rate streams sampled on the grid this returns the samples unchanged). Longer holes
+    stay gaps (NaN, ``valid`` False): they are never silently interpolated.
+
+    Parameters
+    ----------
+    streams : sequence of SensorStream
+        One per sensor, unique placements.
+    sampling_rate_hz : float, optional
+        Rate of the common time base.
+    max_gap_factor : float
+        Largest sample interval, in nominal intervals of the stream, that still counts as contiguous.
+    source : str
+        Description for messages (file names).
+
+    Returns
+    -------
+    Recording
+        ``frame="sensor"``; ``start_time_s`` is the first grid time.
+    """
+    if not streams:
+        raise RecordingError("streams: expected at least one sensor stream, got none")
+    rates = [nominal_rate_hz(s.t_s) for s in streams]
+    rate_hz = float(sampling_rate_hz) if sampling_rate_hz is not None else max(rates)
+    if not np.isfinite(rate_hz) or rate_hz <= 0:
+        raise RecordingError(f"sampling_rate_hz: expected a positive rate, got {sampling_rate_hz}")
+    t0 = min(float(s.t_s[0]) for s in streams)
+    t1 = max(float(s.t_s[-1]) for s in streams)
+    n = int(np.floor((t1 - t0) * rate_hz + 1e-6)) + 1
+    grid_s = t0 + np.arange(n) / rate_hz
+    acc = np.empty((len(streams), n, 3))
+    gyr = np.empty((len(streams), n, 3))
+    valid = np.empty((len(streams), n), dtype=bool)
+    for k, (stream, src_rate) in enumerate(zip(streams, rates, strict=True)):
+        acc[k], gyr[k], valid[k] = _resample_stream(
+            stream, grid_s, max_gap_s=max_gap_factor / src_rate, rate_hz=rate_hz
+        )
+    return Recording(
+        acc_mps2=acc,
+        gyr_dps=gyr,
+        sampling_rate_hz=rate_hz,
+        placements=tuple(s.placement for s in streams),
+        valid=valid,
+        frame="sensor",
+        start_time_s=t0,
+        source=source,
+    )

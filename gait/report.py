@@ -1,0 +1,214 @@
+"""Report assembly: a :class:`~gait.pipeline.GaitResult` as the JSON contract of DESIGN.md §4.
+
+``build_report`` returns plain JSON-ready data (dicts, lists, floats, None for a value that could not be computed);
+writing it anywhere is the caller's business. Events become seconds here, at the report edge (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+
+from gait.norms import NORMS_VERSION
+from gait.pipeline import GaitResult
+from gait.summary import Metric, SpatiotemporalSummary
+
+__all__ = ["REPORT_SCHEMA", "build_report", "summary_text"]
+
+REPORT_SCHEMA: Final = "fusiongait.report/1"
+_SIDES: Final = {0: "left", 1: "right"}
+
+CAVEATS: Final = (
+    "Decision support, not a diagnosis: a clinician must review these results.",
+    "Reference bands come from the literature (CLINICAL.md §2); bands marked interim are approximations.",
+    "Accuracy falls at speeds below 0.5 m/s, with walking aids and in short bouts.",
+    "Variability and asymmetry from a lower-back sensor alone are less reliable than from thigh sensors.",
+)
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 4)
+
+
+def _metric_dict(m: Metric) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "value": _num(m.value),
+        "unit": m.unit,
+        "sd": _num(m.sd),
+        "n": m.n,
+        "ci95": _num(m.ci95),
+    }
+    if m.reference is not None:
+        out["reference"] = {
+            "low": m.reference.low,
+            "high": m.reference.high,
+            "source": m.reference.source,
+            "interim": m.reference.interim,
+        }
+    else:
+        out["reference"] = None
+    return out
+
+
+def _spatiotemporal(summary: SpatiotemporalSummary) -> dict[str, Any]:
+    v = summary.value
+    return {
+        "cadence_spm": _num(v("cadence_spm")),
+        "walking_speed_mps": _num(v("walking_speed_mps")),
+        "stride_length_m": _num(v("stride_length_m")),
+        "step_length_m": _num(v("step_length_m")),
+        "stride_time_s": _num(v("stride_time_s")),
+        "step_time_s": _num(v("step_time_s")),
+        "stride_time_cv_pct": _num(v("stride_time_cv_pct")),
+        "step_time_asymmetry": _num(v("step_time_asymmetry")),
+        "stance_symmetry_ratio": _num(v("stance_symmetry_ratio")),
+        "stance_pct": {"left": _num(v("stance_pct_left")), "right": _num(v("stance_pct_right"))},
+        "swing_pct": {"left": _num(v("swing_pct_left")), "right": _num(v("swing_pct_right"))},
+        "step_time_s_by_side": {"left": _num(v("step_time_s_left")), "right": _num(v("step_time_s_right"))},
+        "double_support_pct": _num(v("double_support_pct")),
+        "harmonic_ratio": {
+            "ap": _num(v("harmonic_ratio_ap")),
+            "ml": _num(v("harmonic_ratio_ml")),
+            "si": _num(v("harmonic_ratio_si")),
+        },
+        "n_steps": summary.n_steps,
+        "n_strides": summary.n_strides,
+        "turns_excluded": summary.turns_excluded,
+        "detail": {name: _metric_dict(m) for name, m in summary.metrics.items()},
+    }
+
+
+def build_report(
+    result: GaitResult,
+    *,
+    warnings: Sequence[str] = (),
+    inputs: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Assemble the ``fusiongait.report/1`` JSON document.
+
+    Parameters
+    ----------
+    result : GaitResult
+        The analysis.
+    warnings : sequence of str
+        Warnings from the layers above (file readers); the analysis' own warnings are appended.
+    inputs : mapping of placement to str, optional
+        Where each sensor's data came from.
+    """
+    fs = result.sampling_rate_hz
+    events: list[dict[str, Any]] = []
+    for ic, fc, side in zip(result.ic_idx, result.fc_idx, result.side, strict=True):
+        events.append({"type": "initial_contact", "t_s": round(ic / fs, 3), "side": _SIDES.get(int(side))})
+        if fc >= 0:
+            contra = _SIDES.get(1 - int(side)) if side >= 0 else None
+            events.append({"type": "final_contact", "t_s": round(fc / fs, 3), "side": contra})
+    events.sort(key=lambda e: (e["t_s"], e["type"]))
+    bouts = [
+        {
+            "start_s": round(b.start_idx / fs, 3),
+            "end_s": round(b.stop_idx / fs, 3),
+            "n_strides": b.n_strides,
+            "n_steps": b.summary.n_steps,
+            "cadence_spm": _num(b.summary.value("cadence_spm")),
+            "walking_speed_mps": _num(b.summary.value("walking_speed_mps")),
+            "stride_length_m": _num(b.summary.value("stride_length_m")),
+            "side_confidence": _num(conf),
+        }
+        for b, conf in zip(result.bouts, result.side_confidence, strict=True)
+    ]
+    al = result.alignment
+    straight = result.strides.straight
+    quality = {
+        "alignment": {
+            "confidence": _num(al.confidence),
+            "vertical_source": al.vertical_source,
+            "vertical_confidence": _num(al.vertical_confidence),
+            "heading_confidence": _num(al.heading_confidence),
+            "forward_sign_confidence": _num(al.sign_confidence),
+            "sensor_to_body": np.round(al.rotation, 4).tolist(),
+            "notes": list(al.notes),
+        },
+        "gaps": {
+            "lost_fraction": {k: _num(v) for k, v in result.gap_fraction.items()},
+            "longest_gap_s": _num(result.longest_gap_s),
+        },
+        "strides_used": int(np.count_nonzero(straight)) if result.summary.turns_excluded else int(straight.size),
+        "strides_detected": int(straight.size),
+        "steps_detected": int(result.ic_idx.size),
+        "turns": [
+            {
+                "start_s": round(t.start_idx / fs, 3),
+                "end_s": round(t.stop_idx / fs, 3),
+                "angle_deg": round(t.angle_deg, 1),
+            }
+            for t in result.turns
+        ],
+        "standing_s": _num(result.standing_s),
+        "sensor_height_m": _num(result.sensor_height_m),
+        "sensor_height_source": result.sensor_height_source,
+        "side_confidence_min": _num(min(result.side_confidence)) if result.side_confidence else None,
+    }
+    return {
+        "schema": REPORT_SCHEMA,
+        "recording": {
+            "duration_s": _num(result.duration_s),
+            "sampling_rate_hz": _num(fs),
+            "start_time_s": _num(result.start_time_s),
+            "placements": list(result.placements),
+            "inputs": dict(inputs or {}),
+        },
+        "events": events,
+        "bouts": bouts,
+        "spatiotemporal": _spatiotemporal(result.summary),
+        "kinematics": None,
+        "flags": [],
+        "quality": quality,
+        "warnings": [*warnings, *result.warnings],
+        "caveats": list(CAVEATS),
+        "norms_version": NORMS_VERSION,
+    }
+
+
+def _fmt(value: Any, unit: str, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f} {unit}".rstrip()
+
+
+def summary_text(report: Mapping[str, Any]) -> str:
+    """A short, readable terminal summary of a report made by :func:`build_report`."""
+    st = report["spatiotemporal"]
+    rec = report["recording"]
+    q = report["quality"]
+    detail = st["detail"]
+
+    def band(name: str) -> str:
+        ref = detail.get(name, {}).get("reference")
+        if not ref:
+            return ""
+        mark = " interim" if ref["interim"] else ""
+        return f"   [ref {ref['low']:g}–{ref['high']:g}{mark}]"
+
+    lines = [
+        f"FusionGait report ({report['schema']})",
+        f"  recording: {rec['duration_s']:.1f} s at {rec['sampling_rate_hz']:g} Hz, sensors: "
+        + ", ".join(rec["placements"]),
+        f"  walking: {len(report['bouts'])} bout(s), {st['n_steps']} steps, {st['n_strides']} strides used"
+        + (" (turns excluded)" if st["turns_excluded"] else ""),
+        f"  cadence        {_fmt(st['cadence_spm'], 'steps/min', 1)}{band('cadence_spm')}",
+        f"  walking speed  {_fmt(st['walking_speed_mps'], 'm/s')}{band('walking_speed_mps')}",
+        f"  stride length  {_fmt(st['stride_length_m'], 'm')}{band('stride_length_m')}",
+        f"  stride time    {_fmt(st['stride_time_s'], 's')}   CV {_fmt(st['stride_time_cv_pct'], '%', 1)}"
+        f"{band('stride_time_cv_pct')}",
+        f"  step-time symmetry ratio {_fmt(st['step_time_asymmetry'], '', 3)}{band('step_time_asymmetry')}",
+        f"  stance  left {_fmt(st['stance_pct']['left'], '%', 1)}  right {_fmt(st['stance_pct']['right'], '%', 1)}"
+        f"{band('stance_pct')}",
+        f"  alignment confidence {_fmt(q['alignment']['confidence'], '', 2)} (vertical from "
+        f"{q['alignment']['vertical_source']}); sensor height {_fmt(q['sensor_height_m'], 'm')} "
+        f"({q['sensor_height_source']})",
+    ]
+    for w in report["warnings"]:
+        lines.append(f"  warning: {w}")
+    lines.append("  " + report["caveats"][0])
+    return "\n".join(lines)

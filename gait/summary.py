@@ -1,0 +1,144 @@
+"""Aggregate step and stride tables into the spatiotemporal summary of a recording or a bout.
+
+Every value is a :class:`Metric`: the number with its unit, spread, count, 95 % confidence half-width and the
+healthy reference band (:mod:`gait.norms`). Averages use straight-walking steps and strides only (turns excluded)
+when there are enough of them, else all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gait.frames import AP, ML, SI
+from gait.norms import REFERENCE_BANDS, ReferenceBand
+from gait.spatiotemporal import StepTable, StrideTable
+
+__all__ = ["Metric", "SpatiotemporalSummary", "summarize"]
+
+FloatArray = NDArray[np.float64]
+LEFT, RIGHT = 0, 1
+
+# Fewest straight strides before turns are excluded from the averages.
+_MIN_STRAIGHT_STRIDES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A number with its unit, spread and reference.
+
+    Attributes
+    ----------
+    value : float
+        NaN when it could not be computed.
+    unit : str
+    sd : float
+        Between-step/stride SD (NaN for a single value).
+    n : int
+        Number of steps/strides behind the value.
+    ci95 : float
+        Half-width of the 95 % confidence interval of the mean (1.96·SD/√n).
+    reference : ReferenceBand or None
+    """
+
+    value: float
+    unit: str
+    sd: float
+    n: int
+    ci95: float
+    reference: ReferenceBand | None
+
+
+def _metric(values: FloatArray, unit: str, name: str) -> Metric:
+    v = values[np.isfinite(values)]
+    ref = REFERENCE_BANDS.get(name)
+    if v.size == 0:
+        return Metric(float("nan"), unit, float("nan"), 0, float("nan"), ref)
+    sd = float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
+    ci = 1.96 * sd / np.sqrt(v.size) if v.size > 1 else float("nan")
+    return Metric(float(np.mean(v)), unit, sd, int(v.size), float(ci), ref)
+
+
+def _scalar(value: float, unit: str, name: str, n: int) -> Metric:
+    return Metric(float(value), unit, float("nan"), n, float("nan"), REFERENCE_BANDS.get(name))
+
+
+@dataclass(frozen=True, slots=True)
+class SpatiotemporalSummary:
+    """Named metrics; iterate ``metrics.items()``."""
+
+    metrics: MappingProxyType[str, Metric]
+    n_steps: int
+    n_strides: int
+    turns_excluded: bool
+
+    def value(self, name: str) -> float:
+        """The value of one metric (NaN if absent)."""
+        m = self.metrics.get(name)
+        return m.value if m is not None else float("nan")
+
+
+def _symmetry_ratio(left: FloatArray, right: FloatArray) -> float:
+    a, b = np.nanmean(left) if left.size else np.nan, np.nanmean(right) if right.size else np.nan
+    if not (np.isfinite(a) and np.isfinite(b)) or min(a, b) <= 0:
+        return float("nan")
+    return float(max(a, b) / min(a, b))
+
+
+def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
+    """Spatiotemporal summary of the given steps and strides (already restricted to a bout if wanted)."""
+    straight_strides = strides.straight
+    use_straight = int(np.count_nonzero(straight_strides)) >= _MIN_STRAIGHT_STRIDES
+    st_sel = straight_strides if use_straight else np.ones_like(straight_strides)
+    sp_sel = steps.straight if use_straight else np.ones_like(steps.straight)
+
+    step_time = steps.time_s[sp_sel]
+    stride_time = strides.time_s[st_sel]
+    m: dict[str, Metric] = {}
+    cadence = float(60.0 / np.mean(step_time)) if step_time.size else float("nan")
+    m["cadence_spm"] = _scalar(cadence, "steps/min", "cadence_spm", int(step_time.size))
+    m["step_time_s"] = _metric(step_time, "s", "step_time_s")
+    m["stride_time_s"] = _metric(stride_time, "s", "stride_time_s")
+    m["step_length_m"] = _metric(steps.length_m[sp_sel], "m", "step_length_m")
+    m["stride_length_m"] = _metric(strides.length_m[st_sel], "m", "stride_length_m")
+    total_len = np.nansum(steps.length_m[sp_sel])
+    total_time = np.sum(step_time)
+    speed = total_len / total_time if total_time > 0 else float("nan")
+    m["walking_speed_mps"] = _scalar(speed, "m/s", "walking_speed_mps", int(step_time.size))
+    if stride_time.size >= 2:
+        cv = 100.0 * float(np.std(stride_time, ddof=1) / np.mean(stride_time))
+    else:
+        cv = float("nan")
+    m["stride_time_cv_pct"] = _scalar(cv, "%", "stride_time_cv_pct", int(stride_time.size))
+    side_steps = steps.side[sp_sel]
+    m["step_time_asymmetry"] = _scalar(
+        _symmetry_ratio(step_time[side_steps == LEFT], step_time[side_steps == RIGHT]),
+        "ratio",
+        "step_time_asymmetry",
+        int(step_time.size),
+    )
+    side_strides = strides.side[st_sel]
+    stance = strides.stance_pct[st_sel]
+    for side, name in ((LEFT, "left"), (RIGHT, "right")):
+        m[f"stance_pct_{name}"] = _metric(stance[side_strides == side], "%", "stance_pct")
+        m[f"swing_pct_{name}"] = _metric(100.0 - stance[side_strides == side], "%", "swing_pct")
+        m[f"step_time_s_{name}"] = _metric(step_time[side_steps == side], "s", "step_time_s")
+    m["stance_symmetry_ratio"] = _scalar(
+        _symmetry_ratio(stance[side_strides == LEFT], stance[side_strides == RIGHT]),
+        "ratio",
+        "stance_symmetry_ratio",
+        int(stance.size),
+    )
+    m["double_support_pct"] = _metric(strides.double_support_pct[st_sel], "%", "double_support_pct")
+    hr = strides.harmonic_ratio[st_sel]
+    for axis, name in ((AP, "ap"), (ML, "ml"), (SI, "si")):
+        m[f"harmonic_ratio_{name}"] = _metric(hr[:, axis], "ratio", f"harmonic_ratio_{name}")
+    return SpatiotemporalSummary(
+        metrics=MappingProxyType(m),
+        n_steps=int(step_time.size),
+        n_strides=int(stride_time.size),
+        turns_excluded=use_straight,
+    )

@@ -1,0 +1,278 @@
+"""The ``fusiongait`` command line (DESIGN.md §4).
+
+::
+
+    fusiongait analyze --sensor pelvis=FILE [--sensor left_thigh=FILE] [--sensor right_thigh=FILE]
+                       [--height-m 1.75 | --sensor-height-m 0.95]
+                       [--json OUT.json] [--html OUT.html] [--quiet]
+    fusiongait analyze CAPTURE.imucap ...        (not supported yet)
+
+Exit status: 0 on success; 2 for bad input (arguments, files, data the analysis cannot use), with exactly one
+line ``fusiongait: error: <reason>`` on stderr and no traceback; 1 when the output cannot be written or the
+analysis is not installed. Warnings go to stderr as ``fusiongait: warning: <text>`` lines; the summary goes to
+stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.readers.csv_format import read_recording
+from gait.errors import GaitError
+from gait.recording import KNOWN_PLACEMENTS, PELVIS
+
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+PROG = "fusiongait"
+EXIT_OK = 0
+#: The output could not be produced (a file could not be written, the analysis is not installed).
+EXIT_FAILURE = 1
+#: Bad input: arguments, files, or data the analysis refuses.
+EXIT_USAGE = 2
+
+HEIGHT_RANGE_M = (0.8, 2.5)
+SENSOR_HEIGHT_RANGE_M = (0.4, 1.5)
+CAPTURE_SUFFIX = ".imucap"
+
+
+class UsageError(Exception):
+    """A command-line argument is wrong; the message says which and why."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing usage and exiting: errors stay on one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+# ----------------------------------------------------------------------------------------- argument types
+def _metres(what: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} in metres, got {text!r}") from None
+        if not low <= value <= high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected {what} between {low:g} and {high:g} m, got {text}")
+        return value
+
+    return parse
+
+
+def _sensor_spec(text: str) -> tuple[str, str]:
+    placement, sep, file = text.partition("=")
+    placement, file = placement.strip().lower(), file.strip()
+    if not sep or not placement or not file:
+        raise argparse.ArgumentTypeError(f"expected PLACEMENT=FILE (e.g. pelvis=walk_pelvis.csv), got {text!r}")
+    return placement, file
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fusiongait`` (its ``error`` raises :class:`UsageError`)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Wearable gait and pelvic-compensation analysis after lumbar spinal fusion.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    analyze = commands.add_parser(
+        "analyze",
+        help="analyse recorded sensor files",
+        description=(
+            "Analyse one walking recording: one CSV file per sensor (header t_s, acc_x_mps2|acc_x_g, ..., "
+            "gyr_x_dps|gyr_x_rads, ...; the sensors may be mounted in any orientation) or a capture file."
+        ),
+    )
+    analyze.add_argument(
+        "capture",
+        nargs="?",
+        metavar="CAPTURE.imucap",
+        help="a capture file written by the bridge (not supported yet)",
+    )
+    analyze.add_argument(
+        "--sensor",
+        action="append",
+        type=_sensor_spec,
+        default=[],
+        metavar="PLACEMENT=FILE",
+        help=f"a sensor's CSV file; PLACEMENT is one of {', '.join(KNOWN_PLACEMENTS)} (pelvis is required)",
+    )
+    height = analyze.add_mutually_exclusive_group()
+    height.add_argument(
+        "--height-m",
+        type=_metres("a body height", *HEIGHT_RANGE_M),
+        metavar="M",
+        help=f"body height in metres, to scale step length ({HEIGHT_RANGE_M[0]:g}–{HEIGHT_RANGE_M[1]:g})",
+    )
+    height.add_argument(
+        "--sensor-height-m",
+        type=_metres("a sensor height", *SENSOR_HEIGHT_RANGE_M),
+        metavar="M",
+        help=(
+            "height of the sacral sensor above the floor when standing, in metres "
+            f"({SENSOR_HEIGHT_RANGE_M[0]:g}–{SENSOR_HEIGHT_RANGE_M[1]:g})"
+        ),
+    )
+    analyze.add_argument("--json", type=Path, metavar="OUT.json", help="write the JSON report here")
+    analyze.add_argument("--html", type=Path, metavar="OUT.html", help="write the HTML report here (not available yet)")
+    analyze.add_argument("--quiet", action="store_true", help="do not print the summary (warnings still go to stderr)")
+    analyze.set_defaults(handler=_analyze)
+    return parser
+
+
+# ----------------------------------------------------------------------------------------- output helpers
+def _one_line(text: object) -> str:
+    return " ".join(str(text).splitlines()).strip()
+
+
+def _error(message: object) -> None:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+
+
+def _warn(message: object) -> None:
+    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _warning_text(item: Any) -> str:
+    if isinstance(item, dict):
+        return str(item.get("message", item))
+    return str(item)
+
+
+def _check_output(option: str, path: Path | None) -> None:
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"argument {option}: {path} is a folder, expected a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"argument {option}: folder {folder} does not exist")
+
+
+def _write_json_atomic(path: Path, document: Any) -> None:
+    """Write ``document`` as JSON to a temporary file next to ``path``, then move it into place."""
+    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+# ----------------------------------------------------------------------------------------- commands
+def _analyze(args: argparse.Namespace) -> int:
+    if args.capture is not None:
+        if Path(args.capture).suffix.lower() == CAPTURE_SUFFIX:
+            raise UsageError(f"{args.capture}: capture files are not supported yet (hardware issue)")
+        raise UsageError(
+            f"{args.capture}: expected a capture file ({CAPTURE_SUFFIX}); give CSV files as --sensor PLACEMENT=FILE"
+        )
+    if not args.sensor:
+        raise UsageError(
+            "no input: give --sensor pelvis=FILE (and optionally left_thigh=FILE, right_thigh=FILE) or a capture file"
+        )
+    sensors: dict[str, str] = {}
+    for placement, file in args.sensor:
+        if placement in sensors:
+            raise UsageError(f"argument --sensor: {placement} given twice ({sensors[placement]} and {file})")
+        sensors[placement] = file
+    if PELVIS not in sensors and all(p in KNOWN_PLACEMENTS for p in sensors):
+        raise UsageError("argument --sensor: pelvis=FILE is required (the analysis needs the pelvis sensor)")
+    _check_output("--json", args.json)
+    _check_output("--html", args.html)
+    if args.html is not None:
+        _warn(f"HTML report not available yet; {args.html} not written")
+
+    recording, reader_warnings = read_recording(sensors)
+    for text in reader_warnings:
+        _warn(text)
+
+    try:
+        from gait.pipeline import GaitPipeline  # noqa: PLC0415 - the analysis is optional at import time
+        from gait.report import build_report, summary_text  # noqa: PLC0415
+    except ImportError as exc:
+        _error(f"the analysis is not available in this installation ({exc})")
+        return EXIT_FAILURE
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = GaitPipeline(height_m=args.height_m, sensor_height_m=args.sensor_height_m).run(recording)
+        report = build_report(result, warnings=reader_warnings, inputs=dict(sensors))
+    already = set(reader_warnings)
+    for item in report.get("warnings", []):
+        text = _warning_text(item)
+        if text not in already:
+            _warn(text)
+            already.add(text)
+    for caught_warning in caught:
+        text = f"{caught_warning.category.__name__}: {caught_warning.message}"
+        if text not in already:
+            _warn(text)
+            already.add(text)
+
+    if args.json is not None:
+        try:
+            _write_json_atomic(args.json, report)
+        except (TypeError, ValueError) as exc:
+            _error(f"cannot write the JSON report: {exc}")
+            return EXIT_FAILURE
+        except OSError as exc:
+            _error(f"cannot write {args.json}: {exc.strerror or exc}")
+            return EXIT_FAILURE
+    if not args.quiet:
+        print(summary_text(report))
+        if args.json is not None:
+            print(f"JSON report: {args.json}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``fusiongait`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Command-line arguments without the program name.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input (one ``fusiongait: error:`` line on stderr), 1 when the output cannot be
+        produced.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(None if argv is None else list(argv))
+    except UsageError as exc:
+        _error(exc)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    try:
+        status: int = args.handler(args)
+    except (UsageError, BridgeError, GaitError) as exc:
+        _error(exc)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

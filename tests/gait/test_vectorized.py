@@ -1,0 +1,70 @@
+"""Each vectorised function against a plain per-slice loop (DESIGN.md §5 rule 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gait.alignment import step_cycles
+from gait.events import windows
+from gait.spatiotemporal import harmonic_ratios, vertical_excursion_m
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(5, 200), st.lists(st.integers(-20, 220), min_size=1, max_size=20), st.integers(1, 30))
+def test_windows_matches_loop(n: int, starts: list[int], length: int) -> None:
+    x = np.arange(n, dtype=float) * 1.5
+    vals, index = windows(x, np.array(starts, dtype=np.int64), length)
+    for row, s in enumerate(starts):
+        expect_idx = [min(max(s + k, 0), n - 1) for k in range(length)]
+        assert index[row].tolist() == expect_idx
+        assert vals[row].tolist() == [x[i] for i in expect_idx]
+
+
+def test_step_cycles_matches_loop() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    steps = np.array([10, 60, 115, 170, 230, 300], dtype=np.int64)
+    batch = step_cycles(x, steps, n_points=40)
+    for j in range(steps.size - 1):
+        pos = steps[j] + (steps[j + 1] - steps[j]) * np.arange(40) / 40
+        for k in range(3):
+            np.testing.assert_allclose(batch[j, :, k], np.interp(pos, np.arange(400), x[:, k]), atol=1e-12)
+
+
+def test_harmonic_ratios_match_loop_and_physics() -> None:
+    fs = 100.0
+    t = np.arange(0, 12, 1 / fs)
+    stride_s = 1.1
+    # AP and SI at the step frequency (even harmonics of the stride), ML at the stride frequency.
+    acc = np.stack(
+        [
+            np.sin(2 * np.pi * 2 / stride_s * t) + 0.1 * np.sin(2 * np.pi / stride_s * t),
+            np.sin(2 * np.pi / stride_s * t) + 0.1 * np.sin(2 * np.pi * 2 / stride_s * t),
+            np.cos(2 * np.pi * 2 / stride_s * t) + 0.2 * np.sin(2 * np.pi / stride_s * t),
+        ],
+        axis=-1,
+    )
+    start = (np.arange(8) * stride_s * fs).astype(np.int64)
+    stop = start + round(stride_s * fs)
+    hr = harmonic_ratios(acc, start, stop)
+    for i in range(start.size):
+        seg = acc[start[i] : stop[i]]
+        pos = np.linspace(0, seg.shape[0], 128, endpoint=False)
+        cyc = np.stack([np.interp(pos, np.arange(acc.shape[0]) - start[i], acc[:, k]) for k in range(3)], -1)
+        amp = np.abs(np.fft.rfft(cyc, axis=0))[1:21]
+        odd, even = amp[0::2].sum(0), amp[1::2].sum(0)
+        np.testing.assert_allclose(hr[i], [even[0] / odd[0], odd[1] / even[1], even[2] / odd[2]], rtol=1e-9)
+    assert (hr[:, 0] > 5).all() and (hr[:, 1] > 5).all() and (hr[:, 2] > 3).all()
+
+
+def test_vertical_excursion_recovers_a_known_sinusoid() -> None:
+    fs = 100.0
+    t = np.arange(0, 20, 1 / fs)
+    f_step = 1.8
+    h_true = 0.04  # peak-to-peak metres
+    acc = -(h_true / 2) * (2 * np.pi * f_step) ** 2 * np.cos(2 * np.pi * f_step * t)
+    ic = (np.arange(2, 34) / f_step * fs).astype(np.int64)
+    h = vertical_excursion_m(acc, ic, fs)
+    np.testing.assert_allclose(np.median(h), h_true, rtol=0.05)
