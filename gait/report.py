@@ -208,7 +208,7 @@ def summary_text(report: Mapping[str, Any]) -> str:
         f"{q['alignment']['vertical_source']}); sensor height {_fmt(q['sensor_height_m'], 'm')} "
         f"({q['sensor_height_source']})",
     ]
-    for w in report["warnings"]:
-        lines.append(f"  warning: {w}")
+    if report["warnings"]:
+        lines.append(f"  {len(report['warnings'])} warning(s): see above and the report's 'warnings'")
     lines.append("  " + report["caveats"][0])
     return "\n".join(lines)

@@ -605,7 +605,7 @@ def read_sensor_csv(path: PathLike, placement: str) -> tuple[SensorStream, list[
 
     acc_raw = data[:, 1:4]
     gyr_raw = data[:, 4:7]
-    finite: NDArray[np.bool_] = np.isfinite(acc_raw).all(axis=-1) & np.isfinite(gyr_raw).all(axis=-1)
+    finite = np.asarray(np.isfinite(acc_raw).all(axis=-1) & np.isfinite(gyr_raw).all(axis=-1), dtype=bool)
     n_lost = int(finite.size - np.count_nonzero(finite))
     if n_lost == finite.size:
         raise _fail(file_path, "no valid samples: every row has an empty or NaN accelerometer or gyroscope cell")

@@ -330,6 +330,18 @@ def test_directory_instead_of_file(tmp_path: Path) -> None:
     check_error(info.value, tmp_path, says=("directory",))
 
 
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = standard_file(tmp_path / "locked.csv")
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InputFileError) as info:
+        read_sensor_csv(path, "pelvis")
+    check_error(info.value, path, says=("cannot read the file: Permission denied",))
+
+
 @pytest.mark.parametrize("content", [b"", b"\n \n\n"])
 def test_empty_file(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "empty.csv"
