@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gait.frames import GRAVITY_MPS2
+from gait.preprocess import time_normalize
 
 __all__ = ["BodyAlignment", "estimate_forward_axis", "estimate_vertical", "step_cycles"]
 
@@ -125,13 +126,7 @@ def step_cycles(x: FloatArray, step_idx: NDArray[np.int64], *, n_points: int = 5
     ndarray, shape (n_steps - 1, n_points, k)
         Step ``j`` covers ``[step_idx[j], step_idx[j + 1])``, linearly interpolated.
     """
-    start = step_idx[:-1].astype(np.float64)
-    stop = step_idx[1:].astype(np.float64)
-    pos = start[:, None] + (stop - start)[:, None] * (np.arange(n_points) / n_points)[None, :]
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, x.shape[-2] - 1)
-    w = (pos - lo)[..., None]
-    return np.asarray(x[lo] * (1.0 - w) + x[hi] * w, dtype=np.float64)
+    return time_normalize(x, step_idx[:-1], step_idx[1:], n_points=n_points)
 
 
 def estimate_forward_axis(

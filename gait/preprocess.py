@@ -21,6 +21,7 @@ __all__ = [
     "fill_short_gaps",
     "lowpass",
     "nominal_rate_hz",
+    "time_normalize",
     "to_common_time_base",
 ]
 
@@ -98,6 +99,33 @@ def lowpass(x: ArrayLike, cutoff_hz: float, sampling_rate_hz: float, *, axis: in
     sos = signal.butter(order, cutoff_hz / nyquist_hz, btype="low", output="sos")
     padlen = min(arr.shape[axis] - 1, 3 * (2 * len(sos) + 1))
     return np.asarray(signal.sosfiltfilt(sos, arr, axis=axis, padlen=padlen), dtype=np.float64)
+
+
+def time_normalize(
+    x: FloatArray, start_idx: NDArray[np.int64], stop_idx: NDArray[np.int64], *, n_points: int
+) -> FloatArray:
+    """Resample each segment ``[start, stop)`` of ``x`` to ``n_points`` points (linear interpolation).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, k)
+        Signal, time on axis -2.
+    start_idx, stop_idx : ndarray of int, shape (m,)
+        Segment bounds (segments may overlap, e.g. strides of the two sides).
+    n_points : int
+        Points per segment; point ``i`` sits at ``start + (stop - start) * i / n_points``.
+
+    Returns
+    -------
+    ndarray, shape (m, n_points, k)
+    """
+    start = start_idx.astype(np.float64)
+    length = (stop_idx - start_idx).astype(np.float64)
+    pos = start[:, None] + length[:, None] * (np.arange(n_points) / n_points)[None, :]
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, x.shape[-2] - 1)
+    w = (pos - lo)[..., None]
+    return np.asarray(x[lo] * (1.0 - w) + x[hi] * w, dtype=np.float64)
 
 
 def fill_short_gaps(

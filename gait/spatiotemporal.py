@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from scipy import signal
 
 from gait.frames import AP, ML, SI
+from gait.preprocess import time_normalize
 
 __all__ = [
     "StepTable",
@@ -109,14 +110,7 @@ def harmonic_ratios(acc_body_mps2: FloatArray, stride_start_idx: IntArray, strid
     m = stride_start_idx.size
     if m == 0:
         return np.zeros((0, 3))
-    n_points = 128
-    start = stride_start_idx.astype(np.float64)
-    length = (stride_stop_idx - stride_start_idx).astype(np.float64)
-    pos = start[:, None] + length[:, None] * (np.arange(n_points) / n_points)[None, :]
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, acc_body_mps2.shape[-2] - 1)
-    w = (pos - lo)[..., None]
-    cycles = acc_body_mps2[lo] * (1.0 - w) + acc_body_mps2[hi] * w  # (m, n_points, 3)
+    cycles = time_normalize(acc_body_mps2, stride_start_idx, stride_stop_idx, n_points=128)  # (m, 128, 3)
     amp = np.abs(np.fft.rfft(cycles, axis=-2))[:, 1:21, :]  # harmonics 1..20
     odd = amp[:, 0::2, :].sum(axis=-2)
     even = amp[:, 1::2, :].sum(axis=-2)
