@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from gait.frames import GRAVITY_MPS2
 from gait.preprocess import time_normalize
 
-__all__ = ["BodyAlignment", "estimate_forward_axis", "estimate_vertical", "step_cycles"]
+__all__ = ["BodyAlignment", "estimate_forward_axis", "estimate_vertical"]
 
 FloatArray = NDArray[np.float64]
 VerticalSource = Literal["walking", "standing", "whole recording"]
@@ -109,26 +109,6 @@ def estimate_vertical(
     return up, source, confidence
 
 
-def step_cycles(x: FloatArray, step_idx: NDArray[np.int64], *, n_points: int = 50) -> FloatArray:
-    """Time-normalise the signal between consecutive step events.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_samples, k)
-        Signal (time on axis -2).
-    step_idx : ndarray of int, shape (n_steps,)
-        Sample index of each step event, increasing.
-    n_points : int
-        Points per step.
-
-    Returns
-    -------
-    ndarray, shape (n_steps - 1, n_points, k)
-        Step ``j`` covers ``[step_idx[j], step_idx[j + 1])``, linearly interpolated.
-    """
-    return time_normalize(x, step_idx[:-1], step_idx[1:], n_points=n_points)
-
-
 def estimate_forward_axis(
     acc_mps2: FloatArray,
     up: FloatArray,
@@ -158,22 +138,24 @@ def estimate_forward_axis(
     notes: list[str] = []
     horizontal = acc_mps2 - (acc_mps2 @ up)[..., None] * up
     vertical = (acc_mps2 @ up)[..., None]
-    sums, diffs, v_cycles, h_cycles = [], [], [], []
-    for steps in step_pairs:
-        if steps.size < 3:
-            continue
-        hc = step_cycles(horizontal, steps)
-        hc = hc - hc.mean(axis=-2, keepdims=True)
-        sums.append(hc[1:] + hc[:-1])
-        diffs.append(hc[1:] - hc[:-1])
-        h_cycles.append(hc)
-        v_cycles.append(step_cycles(vertical, steps))
+    # All steps of all bouts in one call: signal columns (horizontal xyz, vertical), segments labelled by bout.
+    bouts = [steps for steps in step_pairs if steps.size >= 3]
+    sums: list[FloatArray] = []
+    if bouts:
+        starts = np.concatenate([b[:-1] for b in bouts])
+        stops = np.concatenate([b[1:] for b in bouts])
+        label = np.concatenate([np.full(b.size - 1, k) for k, b in enumerate(bouts)])
+        cycles = time_normalize(np.concatenate([horizontal, vertical], axis=-1), starts, stops, n_points=50)
+        hcat = cycles[..., :3] - cycles[..., :3].mean(axis=-2, keepdims=True)
+        vcat = cycles[..., 3]
+        pair = label[1:] == label[:-1]  # consecutive steps of one bout
+        sums = [(hcat[1:] + hcat[:-1])[pair]]
+        d = (hcat[1:] - hcat[:-1])[pair]
     if not sums:
         notes.append("no walking steps to find the walking direction from")
         helper = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
         return _unit(helper - (helper @ up) * up), 0.0, 0.0, tuple(notes)
-    s = np.concatenate(sums, axis=0)
-    d = np.concatenate(diffs, axis=0)
+    s = sums[0]
     c_even = np.einsum("mni,mnj->ij", s, s)
     c_odd = np.einsum("mni,mnj->ij", d, d)
     # Restrict to the horizontal plane so the vertical null direction does not compete.
@@ -188,8 +170,6 @@ def estimate_forward_axis(
         heading_confidence = 0.0
         notes.append("the step-to-step motion does not show a clear walking direction")
     # Forward sign: phase of the forward acceleration relative to the vertical at the step frequency.
-    hcat = np.concatenate(h_cycles, axis=0)
-    vcat = np.concatenate(v_cycles, axis=0)[..., 0]
     n_points = hcat.shape[-2]
     kernel = np.exp(-2j * np.pi * np.arange(n_points) / n_points)
     z_fwd = np.sum((hcat @ forward).mean(axis=0) * kernel)

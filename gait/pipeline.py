@@ -18,7 +18,7 @@ from gait.bouts import BoutDetector, Turn, TurnDetector, WalkingBout, quiet_stan
 from gait.errors import AnalysisError
 from gait.events import PelvisEventDetector
 from gait.frames import GRAVITY_MPS2, SI
-from gait.preprocess import fill_short_gaps
+from gait.preprocess import bridge_gaps, bridgeable
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
 from gait.spatiotemporal import (
     DEFAULT_PENDULUM_FACTOR,
@@ -29,7 +29,7 @@ from gait.spatiotemporal import (
     stride_table,
     vertical_excursion_m,
 )
-from gait.summary import SpatiotemporalSummary, summarize
+from gait.summary import SpatiotemporalSummary, summarize, summarize_bouts
 
 __all__ = ["BoutResult", "GaitPipeline", "GaitResult"]
 
@@ -51,15 +51,19 @@ class BoutResult:
     ----------
     start_idx, stop_idx : int
         First and last IC of the bout.
-    n_strides : int
-        Strides of either side in the bout.
-    summary : SpatiotemporalSummary
+    n_steps, n_strides : int
+        Steps used for the bout's figures; strides of either side in the bout.
+    cadence_spm, walking_speed_mps, stride_length_m : float
+        The bout's headline figures (NaN when not computable).
     """
 
     start_idx: int
     stop_idx: int
+    n_steps: int
     n_strides: int
-    summary: SpatiotemporalSummary
+    cadence_spm: float
+    walking_speed_mps: float
+    stride_length_m: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,18 +119,6 @@ class GaitResult:
     longest_gap_s: float
     standing_s: float
     warnings: tuple[str, ...] = field(default=())
-
-
-def _bridge_all(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
-    """Linear fill of every lost sample (edges held), for filter continuity only; callers keep ``valid``."""
-    if valid.all():
-        return x
-    filled, _ = fill_short_gaps(x, valid, max_gap_samples=x.shape[-2], axis=-2)
-    idx = np.arange(x.shape[-2])
-    ok = np.isfinite(filled).all(axis=-1)
-    for col in range(x.shape[-1]):
-        filled[~ok, col] = np.interp(idx[~ok], idx[ok], filled[ok, col])
-    return filled
 
 
 def _split_at_gaps(bouts: list[WalkingBout], usable: NDArray[np.bool_], min_steps: int) -> list[WalkingBout]:
@@ -239,11 +231,9 @@ class GaitPipeline:
                 "sensor (thigh-based side timing and hip angles come with the kinematics release)"
             )
 
-        _, usable = fill_short_gaps(
-            recording.acc_mps2[p], valid, max_gap_samples=round(self.max_bridged_gap_s * fs), axis=-2
-        )
-        acc = _bridge_all(recording.acc_mps2[p], valid)
-        gyr = _bridge_all(recording.gyr_dps[p], valid)
+        usable = bridgeable(valid, max_gap_samples=round(self.max_bridged_gap_s * fs))
+        acc = bridge_gaps(recording.acc_mps2[p], valid)
+        gyr = bridge_gaps(recording.gyr_dps[p], valid)
         if recording.frame == "body":
             acc, gyr = acc.copy(), gyr.copy()
         standing = quiet_standing(np.where(valid[:, None], acc, np.nan), np.where(valid[:, None], gyr, np.nan), fs)
@@ -288,48 +278,40 @@ class GaitPipeline:
         events = self.event_detector.detect(acc_body, gyr_body, [b.step_idx for b in bouts], fs)
         turns, turning = self.turn_detector.detect(gyr_body[:, SI], fs)
 
-        ic_parts, fc_parts, side_parts, bout_parts, length_parts = [], [], [], [], []
-        pad = round(1.0 * fs)
-        kept_conf: list[float] = []
-        for ev in events:
-            ic = ev.ic_idx
-            if ic.size < bd.min_steps:
-                continue
-            k = len(kept_conf)
-            a, b = max(0, int(ic[0]) - pad), min(n, int(ic[-1]) + pad + 1)
-            h = vertical_excursion_m(acc_body[a:b, SI], ic - a, fs)
-            lengths = np.concatenate(
-                ([np.nan], pendulum_step_length_m(h, sensor_height_m, factor=self.pendulum_factor))
-            )
-            ic_parts.append(ic)
-            fc_parts.append(ev.fc_idx)
-            side_parts.append(ev.side)
-            bout_parts.append(np.full(ic.size, k, dtype=np.int64))
-            length_parts.append(lengths)
-            kept_conf.append(ev.side_confidence)
+        kept = [ev for ev in events if ev.ic_idx.size >= bd.min_steps]
+        kept_conf = [ev.side_confidence for ev in kept]
 
         def _cat_int(parts: list[IntArray]) -> IntArray:
             return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
-        ic_idx, fc_idx, side = _cat_int(ic_parts), _cat_int(fc_parts), _cat_int(side_parts)
-        bout_of_ic = _cat_int(bout_parts)
-        step_len = np.concatenate(length_parts) if length_parts else np.zeros(0)
+        ic_idx = _cat_int([ev.ic_idx for ev in kept])
+        fc_idx = _cat_int([ev.fc_idx for ev in kept])
+        side = _cat_int([ev.side for ev in kept])
+        bout_of_ic = _cat_int([np.full(ev.ic_idx.size, k, dtype=np.int64) for k, ev in enumerate(kept)])
+        # Vertical excursion once over the whole signal; a step exists only between two ICs of one bout.
+        step_len = np.full(ic_idx.size, np.nan)
+        if ic_idx.size >= 2:
+            h = vertical_excursion_m(acc_body[:, SI], ic_idx, fs)
+            same_bout = bout_of_ic[1:] == bout_of_ic[:-1]
+            step_len[1:] = np.where(
+                same_bout, pendulum_step_length_m(h, sensor_height_m, factor=self.pendulum_factor), np.nan
+            )
         steps = step_table(ic_idx, side, step_len, bout_of_ic, turning, fs)
         strides = stride_table(ic_idx, fc_idx, side, step_len, bout_of_ic, turning, acc_body, fs)
         summary = summarize(steps, strides)
-        bout_results = []
-        for k in range(len(kept_conf)):
-            sel_steps = _select_steps(steps, steps.bout == k)
-            sel_strides = _select_strides(strides, strides.bout == k)
-            ics = ic_idx[bout_of_ic == k]
-            bout_results.append(
-                BoutResult(
-                    start_idx=int(ics[0]),
-                    stop_idx=int(ics[-1]),
-                    n_strides=int(sel_strides.time_s.size),
-                    summary=summarize(sel_steps, sel_strides),
-                )
+        per_bout = summarize_bouts(steps, strides, len(kept))
+        bout_results = [
+            BoutResult(
+                start_idx=int(ev.ic_idx[0]),
+                stop_idx=int(ev.ic_idx[-1]),
+                n_steps=int(per_bout.n_steps[k]),
+                n_strides=int(per_bout.n_strides[k]),
+                cadence_spm=float(per_bout.cadence_spm[k]),
+                walking_speed_mps=float(per_bout.walking_speed_mps[k]),
+                stride_length_m=float(per_bout.stride_length_m[k]),
             )
+            for k, ev in enumerate(kept)
+        ]
         if not bout_results:
             warnings.append(
                 f"no walking found: no run of at least {bd.min_steps} regular steps (2 strides) in the pelvis signal"
@@ -359,18 +341,3 @@ class GaitPipeline:
             standing_s=float(np.count_nonzero(standing) / fs),
             warnings=tuple(warnings),
         )
-
-
-def _select_steps(t: StepTable, sel: NDArray[np.bool_]) -> StepTable:
-    return StepTable(
-        t.start_idx[sel], t.stop_idx[sel], t.side[sel], t.time_s[sel], t.length_m[sel], t.speed_mps[sel],
-        t.bout[sel], t.straight[sel],
-    )  # fmt: skip
-
-
-def _select_strides(t: StrideTable, sel: NDArray[np.bool_]) -> StrideTable:
-    return StrideTable(
-        t.start_idx[sel], t.stop_idx[sel], t.side[sel], t.time_s[sel], t.length_m[sel], t.speed_mps[sel],
-        t.stance_pct[sel], t.swing_pct[sel], t.double_support_pct[sel], t.harmonic_ratio[sel], t.bout[sel],
-        t.straight[sel],
-    )  # fmt: skip

@@ -18,6 +18,8 @@ from gait.recording import Recording
 
 __all__ = [
     "SensorStream",
+    "bridge_gaps",
+    "bridgeable",
     "fill_short_gaps",
     "lowpass",
     "nominal_rate_hz",
@@ -128,6 +130,47 @@ def time_normalize(
     return np.asarray(x[lo] * (1.0 - w) + x[hi] * w, dtype=np.float64)
 
 
+def bridgeable(valid: NDArray[np.bool_], *, max_gap_samples: int) -> NDArray[np.bool_]:
+    """Samples that are valid or inside an interior gap of at most ``max_gap_samples``, shape (n_samples,)."""
+    ok = np.asarray(valid, dtype=bool)
+    n = ok.size
+    if ok.all() or not ok.any():
+        return ok.copy()
+    edges = np.diff(np.concatenate(([0], (~ok).view(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    stops = np.flatnonzero(edges == -1)
+    lengths = stops - starts
+    run_len = np.zeros(n, dtype=np.int64)
+    run_len[~ok] = np.repeat(lengths, lengths)
+    interior = np.ones(n, dtype=bool)
+    interior[: np.argmax(ok)] = False
+    interior[n - np.argmax(ok[::-1]) :] = False
+    return np.asarray(ok | ((run_len <= max_gap_samples) & interior), dtype=bool)
+
+
+def bridge_gaps(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
+    """Linear fill of every lost sample along axis -2 (edges hold the nearest value), for filter continuity only.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, k)
+    valid : ndarray of bool, shape (n_samples,)
+        Must have at least one True.
+
+    Returns
+    -------
+    ndarray, shape (n_samples, k); a copy when anything was filled.
+    """
+    if valid.all():
+        return x
+    out = np.array(x, dtype=np.float64, copy=True)
+    idx = np.arange(x.shape[-2])
+    lost = ~valid
+    for col in range(x.shape[-1]):
+        out[lost, col] = np.interp(idx[lost], idx[valid], x[valid, col])
+    return out
+
+
 def fill_short_gaps(
     x: ArrayLike, valid: ArrayLike, *, max_gap_samples: int, axis: int = -2
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
@@ -162,17 +205,7 @@ def fill_short_gaps(
         return np.moveaxis(arr, 0, axis), ok.copy()
     if not ok.any():
         return np.moveaxis(np.full_like(arr, np.nan), 0, axis), ok.copy()
-    # Length of the gap each lost sample belongs to.
-    edges = np.diff(np.concatenate(([0], (~ok).view(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    stops = np.flatnonzero(edges == -1)
-    lengths = stops - starts
-    run_len = np.zeros(n, dtype=np.int64)
-    run_len[~ok] = np.repeat(lengths, lengths)
-    interior = np.ones(n, dtype=bool)
-    interior[: np.argmax(ok)] = False
-    interior[n - np.argmax(ok[::-1]) :] = False
-    bridge = ~ok & (run_len <= max_gap_samples) & interior
+    bridge = bridgeable(ok, max_gap_samples=max_gap_samples) & ~ok
     idx = np.arange(n)
     flat = arr.reshape(n, -1)
     for col in range(flat.shape[1]):

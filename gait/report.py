@@ -111,10 +111,10 @@ def build_report(
             "start_s": round(b.start_idx / fs, 3),
             "end_s": round(b.stop_idx / fs, 3),
             "n_strides": b.n_strides,
-            "n_steps": b.summary.n_steps,
-            "cadence_spm": _num(b.summary.value("cadence_spm")),
-            "walking_speed_mps": _num(b.summary.value("walking_speed_mps")),
-            "stride_length_m": _num(b.summary.value("stride_length_m")),
+            "n_steps": b.n_steps,
+            "cadence_spm": _num(b.cadence_spm),
+            "walking_speed_mps": _num(b.walking_speed_mps),
+            "stride_length_m": _num(b.stride_length_m),
             "side_confidence": _num(conf),
         }
         for b, conf in zip(result.bouts, result.side_confidence, strict=True)

@@ -17,7 +17,7 @@ from gait.frames import AP, ML, SI
 from gait.norms import REFERENCE_BANDS, ReferenceBand
 from gait.spatiotemporal import StepTable, StrideTable
 
-__all__ = ["Metric", "SpatiotemporalSummary", "summarize"]
+__all__ = ["BoutSummaries", "Metric", "SpatiotemporalSummary", "summarize", "summarize_bouts"]
 
 FloatArray = NDArray[np.float64]
 LEFT, RIGHT = 0, 1
@@ -104,9 +104,9 @@ def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
     m["stride_time_s"] = _metric(stride_time, "s", "stride_time_s")
     m["step_length_m"] = _metric(steps.length_m[sp_sel], "m", "step_length_m")
     m["stride_length_m"] = _metric(strides.length_m[st_sel], "m", "stride_length_m")
-    total_len = np.nansum(steps.length_m[sp_sel])
-    total_time = np.sum(step_time)
-    speed = total_len / total_time if total_time > 0 else float("nan")
+    has_len = np.isfinite(steps.length_m) & sp_sel
+    total_time = float(np.sum(steps.time_s[has_len]))
+    speed = float(np.sum(steps.length_m[has_len])) / total_time if total_time > 0 else float("nan")
     m["walking_speed_mps"] = _scalar(speed, "m/s", "walking_speed_mps", int(step_time.size))
     if stride_time.size >= 2:
         cv = 100.0 * float(np.std(stride_time, ddof=1) / np.mean(stride_time))
@@ -141,4 +141,50 @@ def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
         n_steps=int(step_time.size),
         n_strides=int(stride_time.size),
         turns_excluded=use_straight,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BoutSummaries:
+    """Headline figures of every bout at once, arrays of shape (n_bouts,).
+
+    Same rules as :func:`summarize`: straight steps and strides only when the bout has enough straight strides.
+    """
+
+    n_steps: NDArray[np.int64]
+    n_strides: NDArray[np.int64]
+    cadence_spm: FloatArray
+    walking_speed_mps: FloatArray
+    stride_length_m: FloatArray
+
+
+def summarize_bouts(steps: StepTable, strides: StrideTable, n_bouts: int) -> BoutSummaries:
+    """Per-bout cadence, speed and stride length by segment sums (no Python loop over bouts)."""
+    sb, tb = steps.bout, strides.bout
+    straight_per_bout = np.bincount(tb[strides.straight], minlength=n_bouts)
+    use_straight = straight_per_bout >= _MIN_STRAIGHT_STRIDES
+    step_sel = ~use_straight[sb] | steps.straight
+    stride_sel = ~use_straight[tb] | strides.straight
+
+    def _sum(labels: NDArray[np.int64], weights: FloatArray | None = None) -> FloatArray:
+        return np.bincount(labels, weights=weights, minlength=n_bouts).astype(np.float64)
+
+    n_steps = _sum(sb[step_sel])
+    time_s = _sum(sb[step_sel], steps.time_s[step_sel])
+    has_len = step_sel & np.isfinite(steps.length_m)
+    len_m = _sum(sb[has_len], steps.length_m[has_len])
+    len_time_s = _sum(sb[has_len], steps.time_s[has_len])
+    has_stride_len = stride_sel & np.isfinite(strides.length_m)
+    stride_len_m = _sum(tb[has_stride_len], strides.length_m[has_stride_len])
+    n_stride_len = _sum(tb[has_stride_len])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cadence = np.where(time_s > 0, 60.0 * n_steps / time_s, np.nan)
+        speed = np.where(len_time_s > 0, len_m / len_time_s, np.nan)
+        stride_len = np.where(n_stride_len > 0, stride_len_m / n_stride_len, np.nan)
+    return BoutSummaries(
+        n_steps=n_steps.astype(np.int64),
+        n_strides=np.bincount(tb, minlength=n_bouts).astype(np.int64),
+        cadence_spm=cadence,
+        walking_speed_mps=speed,
+        stride_length_m=stride_len,
     )

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gait.alignment import step_cycles
 from gait.events import windows
+from gait.preprocess import time_normalize
 from gait.spatiotemporal import harmonic_ratios, vertical_excursion_m
 
 
@@ -22,11 +22,11 @@ def test_windows_matches_loop(n: int, starts: list[int], length: int) -> None:
         assert vals[row].tolist() == [x[i] for i in expect_idx]
 
 
-def test_step_cycles_matches_loop() -> None:
+def test_time_normalize_matches_loop() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 3))
     steps = np.array([10, 60, 115, 170, 230, 300], dtype=np.int64)
-    batch = step_cycles(x, steps, n_points=40)
+    batch = time_normalize(x, steps[:-1], steps[1:], n_points=40)
     for j in range(steps.size - 1):
         pos = steps[j] + (steps[j + 1] - steps[j]) * np.arange(40) / 40
         for k in range(3):
@@ -68,3 +68,36 @@ def test_vertical_excursion_recovers_a_known_sinusoid() -> None:
     ic = (np.arange(2, 34) / f_step * fs).astype(np.int64)
     h = vertical_excursion_m(acc, ic, fs)
     np.testing.assert_allclose(np.median(h), h_true, rtol=0.05)
+
+
+def test_summarize_bouts_matches_per_bout_loop() -> None:
+    from gait.pipeline import GaitPipeline
+    from gait.spatiotemporal import StepTable, StrideTable
+    from gait.summary import summarize, summarize_bouts
+    from hardware.simulator import Segment, WalkerParams, simulate_session
+
+    schedule = (
+        Segment(kind="stand", duration_s=2.0),
+        Segment(kind="walk", duration_s=8.0),
+        Segment(kind="stand", duration_s=3.0),
+        Segment(kind="walk", duration_s=6.0),
+        Segment(kind="turn", duration_s=3.0),
+        Segment(kind="walk", duration_s=6.0),
+        Segment(kind="stand", duration_s=2.0),
+    )
+    result = GaitPipeline().run(simulate_session(WalkerParams(), schedule=schedule, seed=4).recording)
+    steps, strides = result.steps, result.strides
+    n_bouts = len(result.bouts)
+    assert n_bouts >= 2
+    batch = summarize_bouts(steps, strides, n_bouts)
+    for k in range(n_bouts):
+        s_sel, t_sel = steps.bout == k, strides.bout == k
+        one = summarize(
+            StepTable(*(getattr(steps, f)[s_sel] for f in StepTable.__slots__)),
+            StrideTable(*(getattr(strides, f)[t_sel] for f in StrideTable.__slots__)),
+        )
+        np.testing.assert_allclose(batch.cadence_spm[k], one.value("cadence_spm"), rtol=1e-12)
+        np.testing.assert_allclose(batch.walking_speed_mps[k], one.value("walking_speed_mps"), rtol=1e-12)
+        np.testing.assert_allclose(batch.stride_length_m[k], one.value("stride_length_m"), rtol=1e-12)
+        assert batch.n_steps[k] == one.n_steps
+        assert result.bouts[k].cadence_spm == batch.cadence_spm[k]
