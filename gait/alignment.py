@@ -138,24 +138,21 @@ def estimate_forward_axis(
     notes: list[str] = []
     horizontal = acc_mps2 - (acc_mps2 @ up)[..., None] * up
     vertical = (acc_mps2 @ up)[..., None]
-    # All steps of all bouts in one call: signal columns (horizontal xyz, vertical), segments labelled by bout.
     bouts = [steps for steps in step_pairs if steps.size >= 3]
-    sums: list[FloatArray] = []
-    if bouts:
-        starts = np.concatenate([b[:-1] for b in bouts])
-        stops = np.concatenate([b[1:] for b in bouts])
-        label = np.concatenate([np.full(b.size - 1, k) for k, b in enumerate(bouts)])
-        cycles = time_normalize(np.concatenate([horizontal, vertical], axis=-1), starts, stops, n_points=50)
-        hcat = cycles[..., :3] - cycles[..., :3].mean(axis=-2, keepdims=True)
-        vcat = cycles[..., 3]
-        pair = label[1:] == label[:-1]  # consecutive steps of one bout
-        sums = [(hcat[1:] + hcat[:-1])[pair]]
-        d = (hcat[1:] - hcat[:-1])[pair]
-    if not sums:
+    if not bouts:
         notes.append("no walking steps to find the walking direction from")
         helper = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
         return _unit(helper - (helper @ up) * up), 0.0, 0.0, tuple(notes)
-    s = sums[0]
+    # All steps of all bouts in one call: columns (horizontal xyz, vertical), each step labelled by its bout.
+    starts = np.concatenate([b[:-1] for b in bouts])
+    stops = np.concatenate([b[1:] for b in bouts])
+    label = np.concatenate([np.full(b.size - 1, k) for k, b in enumerate(bouts)])
+    cycles = time_normalize(np.concatenate([horizontal, vertical], axis=-1), starts, stops, n_points=50)
+    hcat = cycles[..., :3] - cycles[..., :3].mean(axis=-2, keepdims=True)
+    vcat = cycles[..., 3]
+    pair = label[1:] == label[:-1]  # consecutive steps of one bout
+    s = (hcat[1:] + hcat[:-1])[pair]
+    d = (hcat[1:] - hcat[:-1])[pair]
     c_even = np.einsum("mni,mnj->ij", s, s)
     c_odd = np.einsum("mni,mnj->ij", d, d)
     # Restrict to the horizontal plane so the vertical null direction does not compete.

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from gait.alignment import BodyAlignment, estimate_forward_axis, estimate_vertical
+from gait.alignment import BodyAlignment, VerticalSource, estimate_forward_axis, estimate_vertical
 from gait.bouts import BoutDetector, Turn, TurnDetector, WalkingBout, quiet_standing, runs
 from gait.errors import AnalysisError
 from gait.events import PelvisEventDetector
-from gait.frames import GRAVITY_MPS2, SI
+from gait.frames import AP, GRAVITY_MPS2, SI
 from gait.preprocess import bridge_gaps, bridgeable
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
 from gait.spatiotemporal import (
@@ -234,8 +234,7 @@ class GaitPipeline:
         usable = bridgeable(valid, max_gap_samples=round(self.max_bridged_gap_s * fs))
         acc = bridge_gaps(recording.acc_mps2[p], valid)
         gyr = bridge_gaps(recording.gyr_dps[p], valid)
-        if recording.frame == "body":
-            acc, gyr = acc.copy(), gyr.copy()
+        in_body_frame = recording.frame == "body"
         standing = quiet_standing(np.where(valid[:, None], acc, np.nan), np.where(valid[:, None], gyr, np.nan), fs)
 
         # Pass 1 (rotation-free): steps on the acceleration magnitude give the walking periods.
@@ -245,18 +244,22 @@ class GaitPipeline:
         walking = np.zeros(n, dtype=bool)
         for rough_bout in rough:
             walking[rough_bout.start_idx : rough_bout.stop_idx + 1] = True
-        up, v_source, v_conf = estimate_vertical(
-            np.where(usable[:, None], acc, np.nan), walking=walking, standing=standing
-        )
-        if recording.frame == "body":
-            up, v_source, v_conf = np.array([0.0, 0.0, 1.0]), "walking", 1.0
+        v_source: VerticalSource = "walking"
+        if in_body_frame:  # axes already (ap, ml, si): nothing to estimate
+            up, v_conf = np.eye(3)[SI], 1.0
+        else:
+            up, v_source, v_conf = estimate_vertical(
+                np.where(usable[:, None], acc, np.nan), walking=walking, standing=standing
+            )
 
         # Pass 2: steps on the vertical acceleration.
         vertical = acc @ up
         bouts = _split_at_gaps(bd.bouts(bd.candidates(vertical, fs), fs), usable, bd.min_steps)
-        forward, h_conf, s_conf, notes = estimate_forward_axis(acc, up, [b.step_idx for b in bouts])
-        if recording.frame == "body":
-            forward, h_conf, s_conf, notes = np.array([1.0, 0.0, 0.0]), 1.0, 1.0, ()
+        notes: tuple[str, ...] = ()
+        if in_body_frame:
+            forward, h_conf, s_conf = np.eye(3)[AP], 1.0, 1.0
+        else:
+            forward, h_conf, s_conf, notes = estimate_forward_axis(acc, up, [b.step_idx for b in bouts])
         left = np.cross(up, forward)
         rotation = np.stack([forward, left, up])
         alignment = BodyAlignment(

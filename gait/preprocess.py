@@ -20,7 +20,6 @@ __all__ = [
     "SensorStream",
     "bridge_gaps",
     "bridgeable",
-    "fill_short_gaps",
     "lowpass",
     "nominal_rate_hz",
     "time_normalize",
@@ -169,50 +168,6 @@ def bridge_gaps(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
     for col in range(x.shape[-1]):
         out[lost, col] = np.interp(idx[lost], idx[valid], x[valid, col])
     return out
-
-
-def fill_short_gaps(
-    x: ArrayLike, valid: ArrayLike, *, max_gap_samples: int, axis: int = -2
-) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Linearly bridge gaps of at most ``max_gap_samples`` lost samples for filtering.
-
-    The caller keeps its own record of which samples were lost; this only makes short gaps usable by filters.
-
-    Parameters
-    ----------
-    x : array_like, shape (n_samples, k) with time on ``axis`` (or (n_samples,))
-        Samples; values at invalid positions are ignored.
-    valid : array_like of bool, shape (n_samples,)
-        False where a sample was lost.
-    max_gap_samples : int
-        Longest run of lost samples to bridge.
-    axis : int
-        Time axis of ``x``.
-
-    Returns
-    -------
-    filled : ndarray
-        Copy of ``x`` with short gaps interpolated; long gaps hold NaN.
-    usable : ndarray of bool, shape (n_samples,)
-        True where ``filled`` holds a measured or bridged value.
-    """
-    arr = np.moveaxis(np.array(x, dtype=np.float64, copy=True), axis, 0)
-    ok = np.asarray(valid, dtype=bool)
-    n = ok.size
-    if arr.shape[0] != n:
-        raise RecordingError(f"valid: expected {arr.shape[0]} samples, got {n}")
-    if ok.all():
-        return np.moveaxis(arr, 0, axis), ok.copy()
-    if not ok.any():
-        return np.moveaxis(np.full_like(arr, np.nan), 0, axis), ok.copy()
-    bridge = bridgeable(ok, max_gap_samples=max_gap_samples) & ~ok
-    idx = np.arange(n)
-    flat = arr.reshape(n, -1)
-    for col in range(flat.shape[1]):
-        flat[bridge, col] = np.interp(idx[bridge], idx[ok], flat[ok, col])
-    usable = ok | bridge
-    flat[~usable] = np.nan
-    return np.moveaxis(flat.reshape(arr.shape), 0, axis), usable
 
 
 def _resample_stream(

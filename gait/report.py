@@ -29,7 +29,7 @@ CAVEATS: Final = (
 )
 
 
-def _num(x: float) -> float | None:
+def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 4)
 
 

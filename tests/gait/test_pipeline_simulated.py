@@ -73,3 +73,19 @@ def test_missing_pelvis_is_an_analysis_error() -> None:
     session = simulate_session(WalkerParams(), seed=1)
     with pytest.raises(AnalysisError, match="pelvis"):
         GaitPipeline().run(session.recording.select(["left_thigh", "right_thigh"]))
+
+
+def test_body_frame_recording_skips_alignment_and_gives_the_same_events() -> None:
+    session = simulate_session(WalkerParams(), random_mounting=True, seed=6)
+    pelvis = session.recording.select(["pelvis"])
+    in_sensor = GaitPipeline().run(pelvis)
+    rot = in_sensor.alignment.rotation
+    body = Recording(
+        acc_mps2=pelvis.acc_mps2 @ rot.T, gyr_dps=pelvis.gyr_dps @ rot.T, sampling_rate_hz=pelvis.sampling_rate_hz,
+        placements=("pelvis",), frame="body",
+    )  # fmt: skip
+    in_body = GaitPipeline().run(body)
+    np.testing.assert_allclose(in_body.alignment.rotation, np.eye(3))
+    assert in_body.alignment.confidence == 1.0
+    assert np.max(np.abs(in_body.ic_idx - in_sensor.ic_idx)) <= 1
+    assert np.array_equal(in_body.side, in_sensor.side)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gait.errors import RecordingError
-from gait.preprocess import SensorStream, fill_short_gaps, lowpass, to_common_time_base
+from gait.preprocess import SensorStream, bridge_gaps, bridgeable, lowpass, to_common_time_base
 from gait.recording import Recording
 
 
@@ -109,14 +109,16 @@ def test_sensor_stream_rejects_time_going_backwards() -> None:
         SensorStream("pelvis", t, np.zeros((4, 3)), np.zeros((4, 3)))
 
 
-def test_fill_short_gaps_bridges_only_short_interior_gaps() -> None:
+def test_bridgeable_marks_only_short_interior_gaps_and_bridge_fills_all() -> None:
     x = np.arange(20.0)[:, None] * np.ones((1, 3))
     valid = np.ones(20, dtype=bool)
     valid[[0, 5, 6, 10, 11, 12, 13, 14]] = False
-    filled, usable = fill_short_gaps(x, valid, max_gap_samples=2, axis=-2)
+    usable = bridgeable(valid, max_gap_samples=2)
     assert usable.tolist() == [not v for v in [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]]
-    np.testing.assert_allclose(filled[5:7, 0], [5, 6])
-    assert np.isnan(filled[10:15]).all()
+    filled = bridge_gaps(x, valid)
+    np.testing.assert_allclose(filled[1:, 0], np.arange(1.0, 20.0))  # interior gaps: linear
+    assert filled[0, 0] == 1.0  # leading edge holds the first valid value
+    assert np.array_equal(x[valid], filled[valid])
 
 
 def test_lowpass_vectorised_matches_per_slice_loop() -> None:
