@@ -18,6 +18,7 @@ from gait.bouts import BoutDetector, Turn, TurnDetector, WalkingBout, quiet_stan
 from gait.errors import AnalysisError
 from gait.events import PelvisEventDetector
 from gait.frames import AP, GRAVITY_MPS2, SI
+from gait.kinematics import KinematicsEstimator, KinematicsResult
 from gait.preprocess import bridge_gaps, bridgeable
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
 from gait.spatiotemporal import (
@@ -95,6 +96,8 @@ class GaitResult:
         Longest run of lost pelvis samples.
     standing_s : float
         Total quiet standing.
+    kinematics : KinematicsResult or None
+        Pelvis and hip angles (None when there was no walking to calibrate on, or kinematics were switched off).
     warnings : tuple of str
     """
 
@@ -118,6 +121,7 @@ class GaitResult:
     gap_fraction: dict[str, float]
     longest_gap_s: float
     standing_s: float
+    kinematics: KinematicsResult | None = None
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -148,8 +152,9 @@ class GaitPipeline:
         Correction factor of the inverted-pendulum step length.
     max_bridged_gap_s : float
         Lost-sample runs up to this long are bridged inside a bout; longer ones end it.
-    bout_detector, event_detector, turn_detector
-        Stage objects with their own parameters.
+    bout_detector, event_detector, turn_detector, kinematics
+        Stage objects with their own parameters; ``kinematics=None`` skips the angles (spatiotemporal analysis
+        only).
     """
 
     def __init__(
@@ -162,6 +167,8 @@ class GaitPipeline:
         bout_detector: BoutDetector | None = None,
         event_detector: PelvisEventDetector | None = None,
         turn_detector: TurnDetector | None = None,
+        kinematics: KinematicsEstimator | None = None,
+        with_kinematics: bool = True,
     ) -> None:
         if height_m is not None and not 0.5 <= height_m <= 2.8:
             raise AnalysisError(f"height_m: expected a body height in metres (0.5–2.8), got {height_m}")
@@ -174,6 +181,7 @@ class GaitPipeline:
         self.bout_detector = bout_detector or BoutDetector()
         self.event_detector = event_detector or PelvisEventDetector()
         self.turn_detector = turn_detector or TurnDetector()
+        self.kinematics = (kinematics or KinematicsEstimator()) if with_kinematics else None
 
     def _sensor_height(self) -> tuple[float, str, list[str]]:
         if self.sensor_height_m is not None:
@@ -225,11 +233,6 @@ class GaitPipeline:
             raise AnalysisError("recording: the pelvis sensor has no valid sample")
         if recording.duration_s < 5.0:
             warnings.append(f"recording is short ({recording.duration_s:.1f} s): at least 10 s of walking is advised")
-        if recording.has(LEFT_THIGH) or recording.has(RIGHT_THIGH):
-            warnings.append(
-                "thigh sensors were read; this version takes events and spatiotemporal parameters from the pelvis "
-                "sensor (thigh-based side timing and hip angles come with the kinematics release)"
-            )
 
         usable = bridgeable(valid, max_gap_samples=round(self.max_bridged_gap_s * fs))
         acc = bridge_gaps(recording.acc_mps2[p], valid)
@@ -315,6 +318,23 @@ class GaitPipeline:
             )
             for k, ev in enumerate(kept)
         ]
+        kinematics = None
+        if self.kinematics is not None and strides.start_idx.size:
+            kinematics = self._kinematics(
+                recording,
+                acc,
+                gyr,
+                usable,
+                standing,
+                strides,
+                alignment,
+                ic_idx,
+                side,
+                up if v_source == "walking" else None,
+            )
+            warnings.extend(kinematics.warnings)
+        elif self.kinematics is not None:
+            warnings.append("pelvis and hip angles not computed: no strides to calibrate and normalise them on")
         if not bout_results:
             warnings.append(
                 f"no walking found: no run of at least {bd.min_steps} regular steps (2 strides) in the pelvis signal"
@@ -342,5 +362,67 @@ class GaitPipeline:
             gap_fraction=gap_fraction,
             longest_gap_s=longest_gap_s,
             standing_s=float(np.count_nonzero(standing) / fs),
+            kinematics=kinematics,
             warnings=tuple(warnings),
+        )
+
+    def _kinematics(
+        self,
+        recording: Recording,
+        pelvis_acc: FloatArray,
+        pelvis_gyr: FloatArray,
+        pelvis_usable: NDArray[np.bool_],
+        standing: NDArray[np.bool_],
+        strides: StrideTable,
+        alignment: BodyAlignment,
+        ic_idx: IntArray,
+        side: IntArray,
+        up_walking: FloatArray | None,
+    ) -> KinematicsResult:
+        assert self.kinematics is not None
+        fs = recording.sampling_rate_hz
+        acc = {PELVIS: pelvis_acc}
+        gyr = {PELVIS: pelvis_gyr}
+        usable = {PELVIS: pelvis_usable}
+        for name in (LEFT_THIGH, RIGHT_THIGH):
+            if recording.has(name):
+                i = recording.index(name)
+                valid = recording.valid[i]
+                if not valid.any():
+                    continue
+                acc[name] = bridge_gaps(recording.acc_mps2[i], valid)
+                gyr[name] = bridge_gaps(recording.gyr_dps[i], valid)
+                usable[name] = bridgeable(valid, max_gap_samples=round(self.max_bridged_gap_s * fs))
+        delta = np.zeros(recording.n_samples + 1, dtype=np.int64)
+        straight = strides.straight
+        np.add.at(delta, strides.start_idx[straight], 1)
+        np.add.at(delta, strides.stop_idx[straight] + 1, -1)
+        walking = np.cumsum(delta[:-1]) > 0
+        if up_walking is None:
+            sel = walking & pelvis_usable
+            up_walking = pelvis_acc[sel].mean(axis=0) if sel.any() else alignment.rotation[SI]
+        orientations = self.kinematics.orientations(acc, gyr, fs)
+        calibrations = self.kinematics.calibrate(
+            acc,
+            gyr,
+            fs,
+            standing=standing,
+            walking=walking,
+            forward=alignment.rotation[AP],
+            up_walking=np.asarray(up_walking, dtype=np.float64),
+            direction_confidence=min(alignment.heading_confidence, alignment.sign_confidence),
+        )
+        return self.kinematics.run(
+            acc,
+            gyr,
+            fs,
+            calibrations=calibrations,
+            stride_start_idx=strides.start_idx,
+            stride_stop_idx=strides.stop_idx,
+            stride_side=strides.side,
+            stride_straight=straight,
+            usable=usable,
+            ic_idx=ic_idx,
+            ic_side=side,
+            orientations=orientations,
         )

@@ -103,7 +103,12 @@ def lowpass(x: ArrayLike, cutoff_hz: float, sampling_rate_hz: float, *, axis: in
 
 
 def time_normalize(
-    x: FloatArray, start_idx: NDArray[np.int64], stop_idx: NDArray[np.int64], *, n_points: int
+    x: FloatArray,
+    start_idx: NDArray[np.int64],
+    stop_idx: NDArray[np.int64],
+    *,
+    n_points: int,
+    endpoint: bool = False,
 ) -> FloatArray:
     """Resample each segment ``[start, stop)`` of ``x`` to ``n_points`` points (linear interpolation).
 
@@ -115,6 +120,9 @@ def time_normalize(
         Segment bounds (segments may overlap, e.g. strides of the two sides).
     n_points : int
         Points per segment; point ``i`` sits at ``start + (stop - start) * i / n_points``.
+    endpoint : bool
+        Include ``stop`` as the last point instead: point ``i`` at ``start + (stop - start) * i / (n_points - 1)``
+        (gait-cycle curves, 0-100 % in 101 points).
 
     Returns
     -------
@@ -122,7 +130,8 @@ def time_normalize(
     """
     start = start_idx.astype(np.float64)
     length = (stop_idx - start_idx).astype(np.float64)
-    pos = start[:, None] + length[:, None] * (np.arange(n_points) / n_points)[None, :]
+    fraction = np.arange(n_points) / (n_points - 1 if endpoint else n_points)
+    pos = start[:, None] + length[:, None] * fraction[None, :]
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, x.shape[-2] - 1)
     w = (pos - lo)[..., None]

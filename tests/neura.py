@@ -1,0 +1,459 @@
+"""Loader and Vicon reference angles for the NeuRA sparse gait-toolbox sample (../shared/datasets).
+
+One walking trial of subject S02 (``S02-Trial-Walk-1``): XSens IMUs on the pelvis and both thighs with synchronised
+Vicon segment poses, 955 samples at 100 Hz, walking back and forth in a 4 × 4 m volume with one 180° turn (the
+dataset's SOURCE.md). Run ``python -m tests.neura`` for the convention checks and the angle ranges.
+
+Conventions (checked numerically in ``__main__``)
+-------------------------------------------------
+Vicon world: z up. Vicon segment quaternions are w, x, y, z and rotate segment → world. Pelvis: x forward (along
+the direction of travel), y = right → left hip centre (to 1e-5), z up. Thigh: z = knee → hip centre exactly, x
+anterior, y left. So the segment axes are the project's body axes (ap, ml, si) of :mod:`gait.frames`, and the angles
+follow the "Frames and signs" of :mod:`hardware.simulator.walker`:
+
+* pelvis: intrinsic ``'ZXY'`` Euler angles (yaw, obliquity, tilt) of the pelvis quaternion. Tilt is anterior +
+  (absolute, Vicon's anatomical pelvis frame: there is no standing trial to subtract), obliquity left side up +,
+  rotation counter-clockwise from above + relative to the walking heading. The heading is a centred moving average
+  of the unwrapped pelvis yaw over one stride (the median initial-contact-to-initial-contact time, 1.4 s here),
+  as in :meth:`gait.kinematics` (per-stride detrending is printed for comparison in ``__main__``);
+* hip flexion (+) / abduction (+): minus the first, and ± the second, angle of the intrinsic ``'YXZ'`` decomposition
+  of ``R_pelvis^T R_thigh`` (flexion turns the thigh's proximal axis backwards, a negative rotation about ml);
+* thigh inclination: the thigh's proximal axis against the vertical in the heading-vertical plane, knee forward +,
+  from the thigh quaternion and, as a cross-check, from the ``LFEP − LFEO`` (``RFEP − RFEO``) marker vector. The
+  Vicon thigh z axis *is* that vector, so the check confirms the quaternion layout, not an independent measurement.
+
+IMU world frames differ from the Vicon frame by a yaw rotation and the sensor-to-segment alignment is unknown, so
+compare ranges or changes of angles, not absolute values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.ndimage import uniform_filter1d
+from scipy.spatial.transform import Rotation
+
+from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
+from tests.conftest import NEURA
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+FS_HZ = 100.0
+N_SAMPLES = 955
+TRIAL = "S02-Trial-Walk-1"
+SIDES = ("left", "right")
+#: IMU file suffix per placement.
+IMU_FILES = {PELVIS: "Pelvis", LEFT_THIGH: "L_UpLeg", RIGHT_THIGH: "R_UpLeg"}
+#: Walking heading turning faster than this (stride-averaged pelvis yaw rate) marks a turn sample, in deg/s.
+TURN_RATE_DPS = 30.0
+#: Initial contact: the virtual heel's speed falls below this fraction of the walking speed (Bonci et al. 2022 use
+#: 0.5 for the heel marker; Front. Bioeng. Biotechnol. 10:868928).
+HEEL_SPEED_FRACTION = 0.5
+
+
+# ------------------------------------------------------------------------------------------------------ reading
+def read_csv(path: Path) -> dict[str, FloatArray]:
+    """Read a gait-toolbox CSV (``//`` comment lines, one header line, numbers) into columns by name.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file.
+
+    Returns
+    -------
+    dict of str to ndarray, shape (n_samples,)
+        One float column per header name.
+    """
+    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("//")]
+    names = lines[0].split(",")
+    data = np.loadtxt(lines[1:], delimiter=",", ndmin=2)
+    return {name: np.asarray(data[:, i], dtype=np.float64) for i, name in enumerate(names)}
+
+
+def _vector(table: dict[str, FloatArray], name: str, n: int = 3) -> FloatArray:
+    """Columns ``name_1 .. name_n`` stacked to shape (n_samples, n)."""
+    return np.stack([table[f"{name}_{i}"] for i in range(1, n + 1)], axis=-1)
+
+
+def _quaternion(table: dict[str, FloatArray], name: str) -> Rotation:
+    """Rotations from the w, x, y, z columns ``name_1 .. name_4`` (scipy wants x, y, z, w)."""
+    return Rotation.from_quat(_vector(table, name, 4)[:, [1, 2, 3, 0]])
+
+
+@cache
+def _vicon(root: Path) -> dict[str, FloatArray]:
+    return read_csv(root / "vicon" / f"{TRIAL}.csv")
+
+
+@cache
+def _steps(root: Path) -> dict[str, FloatArray]:
+    return read_csv(root / "step-detect" / f"{TRIAL}-revStepDetect.csv")
+
+
+def load_recording(root: Path = NEURA) -> Recording:
+    """The pelvis and thigh IMUs as a :class:`~gait.recording.Recording` in the sensor frame.
+
+    Parameters
+    ----------
+    root : Path
+        Dataset directory (default: ``../shared/datasets/neura_sparse_gaittoolbox_sample``).
+
+    Returns
+    -------
+    Recording
+        Placements ``("pelvis", "left_thigh", "right_thigh")``, 955 samples at 100 Hz; specific force in m/s²,
+        angular rate converted from rad/s to deg/s, frame ``"sensor"``.
+    """
+    acc, gyr = [], []
+    for suffix in IMU_FILES.values():
+        table = read_csv(root / "imu" / f"{TRIAL}-{suffix}.csv")
+        acc.append(_vector(table, "acc"))
+        gyr.append(np.rad2deg(_vector(table, "gyr")))
+    return Recording(
+        acc_mps2=np.stack(acc),
+        gyr_dps=np.stack(gyr),
+        sampling_rate_hz=FS_HZ,
+        placements=tuple(IMU_FILES),
+        frame="sensor",
+        source=f"{root.name}/imu/{TRIAL}-*.csv",
+    )
+
+
+# ------------------------------------------------------------------------------------------- initial contacts
+def step_detect_onsets(root: Path = NEURA) -> dict[str, IntArray]:
+    """Onsets (0 → 1) of the toolbox's ``stepL`` / ``stepR`` foot-stationary flags, per side.
+
+    These are foot-flat onsets from a velocity threshold: 20-30 samples after the initial contacts.
+    """
+    steps = _steps(root)
+    return {
+        side: np.flatnonzero(np.diff(steps[col]) > 0).astype(np.int64) + 1
+        for side, col in zip(SIDES, ("stepL", "stepR"), strict=True)
+    }
+
+
+def walking_speed_mps(root: Path = NEURA) -> float:
+    """Median horizontal speed of the Vicon pelvis origin ``PELV`` over the trial, in m/s."""
+    vel = np.gradient(_vector(_vicon(root), "PELV"), axis=0) * FS_HZ
+    return float(np.median(np.hypot(vel[:, 0], vel[:, 1])))
+
+
+@dataclass(frozen=True)
+class _FootEvents:
+    """Per swing (one per step-detect onset) of one foot: sample indices of the features, and the heel point."""
+
+    pitch_max_idx: IntArray  # foot most toe-up (end of swing)
+    slap_idx: IntArray  # fastest toe-down rotation (foot slap, loading response)
+    ic_idx: IntArray  # virtual heel slower than HEEL_SPEED_FRACTION × walking speed
+    zeni_idx: IntArray  # ankle furthest ahead of the pelvis (Zeni et al. 2008, ankle instead of heel)
+    fva_idx: IntArray  # ankle-toe midpoint descending fastest (O'Connor et al. 2007, ankle instead of heel)
+    onset_idx: IntArray  # step-detect foot-stationary onset
+    heel_m: tuple[float, float]  # heel point in the foot frame (along ankle → toe, normal to it), in m
+
+
+@cache
+def _foot_events(root: Path, side: str) -> _FootEvents:
+    """Find the initial contacts of one foot from its ankle (``xTIO``) and toe (``xTOE``) trajectories.
+
+    In each swing (toolbox toe-off to foot-stationary onset) the foot's sagittal plane is the vertical plane through
+    the ankle → toe vector; ``phi`` is that vector's pitch and ``omega`` its rate. The foot's instantaneous centre
+    of rotation at the fastest toe-down rotation (foot slap, when the foot rolls on its heel) gives a heel point
+    fixed in the foot frame (median over the swings: ≈ 8 cm behind and 7-10 cm below the ankle). The initial
+    contact is the first sample after the toe-up maximum at which that virtual heel's speed is below
+    ``HEEL_SPEED_FRACTION`` × the walking speed.
+    """
+    vic = _vicon(root)
+    prefix = side[0].upper()
+    ankle, toe = _vector(vic, f"{prefix}TIO"), _vector(vic, f"{prefix}TOE")
+    pelvis = _vector(vic, "PELV")
+    flags = _steps(root)[f"step{prefix}"]
+    onsets = np.flatnonzero(np.diff(flags) > 0) + 1
+    offsets = np.flatnonzero(np.diff(flags) < 0) + 1
+
+    foot = toe - ankle
+    along = foot[:, :2] / np.linalg.norm(foot[:, :2], axis=-1, keepdims=True)  # horizontal foot direction
+    phi = np.unwrap(np.arctan2(foot[:, 2], np.sum(foot[:, :2] * along, axis=-1)))
+    omega = np.gradient(phi) * FS_HZ
+    vel = np.gradient(ankle, axis=0) * FS_HZ
+    v_s, v_z = np.sum(vel[:, :2] * along, axis=-1), vel[:, 2]
+    cos, sin = np.cos(phi), np.sin(phi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_s, r_z = -v_z / omega, v_s / omega  # centre of rotation relative to the ankle
+    r_u, r_n = r_s * cos + r_z * sin, -r_s * sin + r_z * cos  # ... in the foot frame
+
+    starts = np.array([offsets[offsets < on][-1] for on in onsets])
+    pitch_max = np.array([lo + np.argmax(phi[lo:on]) for lo, on in zip(starts, onsets, strict=True)])
+    slap = np.array([t0 + np.argmin(omega[t0:on]) for t0, on in zip(pitch_max, onsets, strict=True)])
+    heel_u, heel_n = float(np.median(r_u[slap])), float(np.median(r_n[slap]))
+
+    lever_s, lever_z = heel_u * cos - heel_n * sin, heel_u * sin + heel_n * cos  # ankle → heel, world sagittal
+    heel_speed = np.hypot(v_s - omega * lever_z, v_z + omega * lever_s)
+    slow = heel_speed < HEEL_SPEED_FRACTION * walking_speed_mps(root)
+    ic = np.array([t0 + int(np.argmax(slow[t0 : t1 + 1])) for t0, t1 in zip(pitch_max, slap, strict=True)])
+
+    ahead = np.sum((ankle - pelvis)[:, :2] * along, axis=-1)
+    mid_vz = np.gradient((ankle[:, 2] + toe[:, 2]) / 2)
+    zeni = np.array([lo + np.argmax(ahead[lo:on]) for lo, on in zip(starts, onsets, strict=True)])
+    fva = np.array([t0 + np.argmin(mid_vz[t0:on]) for t0, on in zip(pitch_max, onsets, strict=True)])
+    as_int = lambda a: np.asarray(a, dtype=np.int64)  # noqa: E731
+    return _FootEvents(
+        as_int(pitch_max), as_int(slap), as_int(ic), as_int(zeni), as_int(fva), as_int(onsets), (heel_u, heel_n)
+    )
+
+
+def initial_contacts(root: Path = NEURA) -> dict[str, IntArray]:
+    """Initial contacts per side from the Vicon ankle and toe trajectories.
+
+    Method (see :func:`_foot_events`): a virtual heel point, fixed in the foot's sagittal frame at the foot's
+    centre of rotation during foot slap, is tracked back to the first sample after the foot's toe-up maximum at
+    which its speed falls below half the walking speed (Bonci et al. 2022's heel threshold). On this trial it
+    falls 3-5 samples after the ankle's Zeni maximum, 4-6 before the foot-centre velocity minimum (O'Connor's
+    FVA, itself ≈ 16 ms late) and 20-30 before the step-detect onsets; expect ±3 samples (±30 ms).
+
+    Parameters
+    ----------
+    root : Path
+        Dataset directory.
+
+    Returns
+    -------
+    dict of str to ndarray of int64
+        ``{"left": ..., "right": ...}`` sorted sample indices (one per step-detect onset).
+    """
+    return {side: _foot_events(root, side).ic_idx for side in SIDES}
+
+
+def strides(ic_idx: IntArray) -> list[tuple[int, int]]:
+    """Consecutive same-side initial contacts as inclusive (start, stop) sample ranges."""
+    return [(int(a), int(b)) for a, b in zip(ic_idx[:-1], ic_idx[1:], strict=True)]
+
+
+# -------------------------------------------------------------------------------------------- reference angles
+@dataclass(frozen=True)
+class NeuraReference:
+    """Vicon-derived per-sample reference angles, in degrees, with the signs of the module docstring.
+
+    Attributes
+    ----------
+    pelvis_angles_deg : ndarray, shape (n_samples, 3)
+        Pelvic tilt (anterior +, absolute), obliquity (left side up +), rotation (counter-clockwise from above +,
+        relative to ``heading_deg``).
+    pelvis_yaw_deg : ndarray, shape (n_samples,)
+        Unwrapped pelvis yaw (first ``'ZXY'`` angle), counter-clockwise from the Vicon x axis.
+    heading_deg : ndarray, shape (n_samples,)
+        Walking heading: ``pelvis_yaw_deg`` averaged over one stride (centred).
+    hip_flexion_deg, hip_abduction_deg : ndarray, shape (2, n_samples)
+        [left, right] hip flexion (+) / extension (−) and abduction (+) / adduction (−).
+    thigh_inclination_deg : ndarray, shape (2, n_samples)
+        [left, right] thigh long axis against the vertical in the sagittal plane, knee forward +, from the thigh
+        quaternions.
+    thigh_inclination_markers_deg : ndarray, shape (2, n_samples)
+        The same from the hip-centre minus knee-centre marker vectors (``LFEP − LFEO``, ``RFEP − RFEO``).
+    turning : ndarray of bool, shape (n_samples,)
+        Heading turning faster than ``TURN_RATE_DPS``.
+    pelvis_position_m : ndarray, shape (n_samples, 3)
+        ``PELV`` (pelvis origin, 10.8 cm from the hip-centre midpoint) in the Vicon frame, z up, in m.
+    stride_samples : int
+        Median initial-contact-to-initial-contact interval, the width of the heading average.
+    sampling_rate_hz : float
+        100 Hz.
+    """
+
+    pelvis_angles_deg: FloatArray
+    pelvis_yaw_deg: FloatArray
+    heading_deg: FloatArray
+    hip_flexion_deg: FloatArray
+    hip_abduction_deg: FloatArray
+    thigh_inclination_deg: FloatArray
+    thigh_inclination_markers_deg: FloatArray
+    turning: NDArray[np.bool_]
+    pelvis_position_m: FloatArray
+    stride_samples: int
+    sampling_rate_hz: float = FS_HZ
+
+
+def _sagittal_inclination_deg(proximal: FloatArray, heading_deg: FloatArray) -> FloatArray:
+    """Angle of ``proximal`` (n, 3) from the vertical in the heading-vertical plane, knee forward +."""
+    h = np.radians(heading_deg)
+    forward = proximal[:, 0] * np.cos(h) + proximal[:, 1] * np.sin(h)
+    return np.asarray(np.degrees(np.arctan2(-forward, proximal[:, 2])), dtype=np.float64)
+
+
+def reference_angles(root: Path = NEURA) -> NeuraReference:
+    """Pelvis, hip and thigh reference angles from the Vicon segment quaternions.
+
+    Parameters
+    ----------
+    root : Path
+        Dataset directory.
+
+    Returns
+    -------
+    NeuraReference
+    """
+    vic = _vicon(root)
+    pelvis = _quaternion(vic, "qRPV")
+    yaw, obliquity, tilt = pelvis.as_euler("ZXY", degrees=True).T
+    yaw = np.degrees(np.unwrap(np.radians(yaw)))
+    ic = initial_contacts(root)
+    stride_samples = int(round(np.median(np.concatenate([np.diff(ic[side]) for side in SIDES]))))
+    heading = uniform_filter1d(yaw, stride_samples, mode="nearest")
+    turning = np.abs(np.gradient(heading) * FS_HZ) > TURN_RATE_DPS
+
+    flexion, abduction, incl_q, incl_m = (np.empty((2, yaw.size)) for _ in range(4))
+    for row, (prefix, ml_sign) in enumerate((("L", 1.0), ("R", -1.0))):
+        thigh = _quaternion(vic, f"q{prefix}TH")
+        about_ml, about_ap, _ = (pelvis.inv() * thigh).as_euler("YXZ", degrees=True).T
+        flexion[row], abduction[row] = -about_ml, ml_sign * about_ap
+        incl_q[row] = _sagittal_inclination_deg(thigh.apply([0.0, 0.0, 1.0]), heading)
+        incl_m[row] = _sagittal_inclination_deg(_vector(vic, f"{prefix}FEP") - _vector(vic, f"{prefix}FEO"), heading)
+    return NeuraReference(
+        pelvis_angles_deg=np.stack([tilt, obliquity, yaw - heading], axis=-1),
+        pelvis_yaw_deg=yaw,
+        heading_deg=heading,
+        hip_flexion_deg=flexion,
+        hip_abduction_deg=abduction,
+        thigh_inclination_deg=incl_q,
+        thigh_inclination_markers_deg=incl_m,
+        turning=turning,
+        pelvis_position_m=_vector(vic, "PELV"),
+        stride_samples=stride_samples,
+    )
+
+
+def stride_rom_deg(angle_deg: FloatArray, stride_list: list[tuple[int, int]]) -> FloatArray:
+    """Range of motion (max − min) of ``angle_deg`` within each inclusive (start, stop) stride, shape (n_strides,)."""
+    return np.array([np.ptp(angle_deg[a : b + 1]) for a, b in stride_list], dtype=np.float64)
+
+
+# -------------------------------------------------------------------------------------------------------- main
+def _print_checks(root: Path, ref: NeuraReference) -> None:
+    vic = _vicon(root)
+    pelvis = _quaternion(vic, "qRPV")
+    pos = ref.pelvis_position_m
+    vel = np.gradient(pos, axis=0) * FS_HZ
+    speed = np.hypot(vel[:, 0], vel[:, 1])
+    moving = speed > 0.5
+    x_p, y_p, z_p = (pelvis.apply(np.eye(3)[i]) for i in range(3))
+    travel = vel[:, :2] / np.maximum(speed, 1e-9)[:, None]
+    x_h = x_p[:, :2] / np.linalg.norm(x_p[:, :2], axis=-1, keepdims=True)
+    hip_axis = _vector(vic, "LFEP") - _vector(vic, "RFEP")
+    hip_axis /= np.linalg.norm(hip_axis, axis=-1, keepdims=True)
+    print("Axis checks (median [min, max] of cosines):")
+    c = np.sum(x_h * travel, axis=-1)[moving & ~ref.turning]
+    print(f"  pelvis x · PELV travel direction (straight, > 0.5 m/s): {np.median(c):.3f} [{c.min():.3f}, {c.max():.3f}]")
+    c = np.sum(y_p * hip_axis, axis=-1)
+    print(f"  pelvis y · (LFEP - RFEP)/|.|:                          {np.median(c):.5f} [{c.min():.5f}, {c.max():.5f}]")
+    print(f"  pelvis z · world up:                                   {np.median(z_p[:, 2]):.3f} [{z_p[:, 2].min():.3f}]")
+    for row, prefix in enumerate("LR"):
+        thigh = _quaternion(vic, f"q{prefix}TH")
+        long_axis = _vector(vic, f"{prefix}FEP") - _vector(vic, f"{prefix}FEO")
+        long_axis /= np.linalg.norm(long_axis, axis=-1, keepdims=True)
+        c = np.sum(thigh.apply([0.0, 0.0, 1.0]) * long_axis, axis=-1)
+        c_x = np.sum(thigh.apply([1.0, 0.0, 0.0]) * x_p, axis=-1)
+        diff = ref.thigh_inclination_deg[row] - ref.thigh_inclination_markers_deg[row]
+        print(
+            f"  {prefix} thigh z · ({prefix}FEP - {prefix}FEO)/|.|: {np.median(c):.6f} [{c.min():.6f}]; "
+            f"thigh x · pelvis x: {np.median(c_x):.3f} [{c_x.min():.3f}]; "
+            f"inclination quaternion - markers: max |.| {np.max(np.abs(diff)):.3f}°"
+        )
+    print("Sign checks (medians at initial contacts, straight strides):")
+    ic = initial_contacts(root)
+    tilt = ref.pelvis_angles_deg[:, 0]
+    for row, side in enumerate(SIDES):
+        own = ic[side][~ref.turning[ic[side]]]
+        other = ic[SIDES[1 - row]][~ref.turning[ic[SIDES[1 - row]]]]
+        print(
+            f"  {side}: at own IC (leading leg) hip flexion {np.median(ref.hip_flexion_deg[row, own]):+.1f}°, "
+            f"thigh inclination {np.median(ref.thigh_inclination_deg[row, own]):+.1f}°; at the other IC (trailing) "
+            f"{np.median(ref.hip_flexion_deg[row, other]):+.1f}°, {np.median(ref.thigh_inclination_deg[row, other]):+.1f}°"
+        )
+        err = ref.thigh_inclination_deg[row] - (ref.hip_flexion_deg[row] - tilt)
+        print(f"        inclination - (flexion - tilt): median {np.median(err):+.1f}°, RMS {np.sqrt(np.mean(err**2)):.1f}°")
+    rec = load_recording(root)
+    w_vicon = np.degrees(np.linalg.norm((pelvis[:-1].inv() * pelvis[1:]).as_rotvec(), axis=-1)) * FS_HZ
+    w_imu = np.linalg.norm(rec.gyr_dps[0], axis=-1)
+    w_imu_mid = (w_imu[:-1] + w_imu[1:]) / 2
+    print(
+        f"  pelvis IMU |gyr| vs Vicon pelvis angular speed: r = {np.corrcoef(w_imu_mid, w_vicon)[0, 1]:.2f}, "
+        f"median ratio {np.median(w_imu_mid) / np.median(w_vicon):.2f} (deg/s conversion)"
+    )
+
+
+def main(root: Path = NEURA) -> None:
+    """Print the convention checks, initial contacts, ranges of motion and walking speed."""
+    rec = load_recording(root)
+    ref = reference_angles(root)
+    print(rec)
+    _print_checks(root, ref)
+
+    print("\nInitial contacts (sample indices) and other detectors, IC-relative (samples):")
+    onsets = step_detect_onsets(root)
+    for side in SIDES:
+        ev = _foot_events(root, side)
+        print(f"  {side}: IC {ev.ic_idx.tolist()}")
+        print(f"      heel point in the foot frame: {100 * ev.heel_m[0]:.1f} cm along, {100 * ev.heel_m[1]:.1f} cm normal")
+        for name, idx in (
+            ("foot toe-up max", ev.pitch_max_idx),
+            ("Zeni (ankle - pelvis max)", ev.zeni_idx),
+            ("FVA (ankle-toe midpoint vz min)", ev.fva_idx),
+            ("foot-slap peak", ev.slap_idx),
+            ("step-detect onset", onsets[side]),
+        ):
+            d = idx - ev.ic_idx
+            print(f"      {name:32s} {d.tolist()}  median {np.median(d):+.0f}")
+
+    turn = np.flatnonzero(ref.turning)
+    print(f"\nTurn samples (|heading rate| > {TURN_RATE_DPS:g} deg/s): {turn.size}, {turn.min()}..{turn.max()}")
+    print(f"  heading change over the trial {ref.heading_deg[-1] - ref.heading_deg[0]:+.0f}°")
+    print(f"  heading averaged over {ref.stride_samples} samples ({ref.stride_samples / FS_HZ:.2f} s, median stride)")
+
+    names = ("pelvic tilt", "pelvic obliquity", "pelvic rotation")
+    print("\nROM over the whole trial (max - min, deg):")
+    for i, name in enumerate(names):
+        print(f"  {name:28s} {np.ptp(ref.pelvis_angles_deg[:, i]):6.1f}")
+    for row, side in enumerate(SIDES):
+        for label, arr in (
+            ("hip flexion", ref.hip_flexion_deg),
+            ("thigh inclination", ref.thigh_inclination_deg),
+            ("thigh inclination (markers)", ref.thigh_inclination_markers_deg),
+        ):
+            print(f"  {side} {label:23s} {np.ptp(arr[row]):6.1f}   [{arr[row].min():+.1f}, {arr[row].max():+.1f}]")
+
+    ic = initial_contacts(root)
+    yaw = ref.pelvis_yaw_deg
+    print("\nPer-stride ROM (deg), IC to next IC of the same side; median over straight strides [all strides]:")
+    for row, side in enumerate(SIDES):
+        sl = strides(ic[side])
+        turn_stride = np.array([ref.turning[a : b + 1].any() for a, b in sl])
+        straight = [s for s, t in zip(sl, turn_stride, strict=True) if not t]
+        print(f"  {side} strides: {sl}; turn strides: {[s for s, t in zip(sl, turn_stride, strict=True) if t]}")
+        series = [(n, ref.pelvis_angles_deg[:, i]) for i, n in enumerate(names)]
+        series += [("hip flexion", ref.hip_flexion_deg[row]), ("thigh inclination", ref.thigh_inclination_deg[row])]
+        for name, arr in series:
+            print(f"    {name:28s} {np.median(stride_rom_deg(arr, straight)):6.1f}   {stride_rom_deg(arr, sl).round(1)}")
+        detrended = [np.ptp(yaw[a : b + 1] - np.linspace(yaw[a], yaw[b], b - a + 1)) for a, b in straight]
+        print(f"    {'rotation, per-stride detrend':28s} {np.median(detrended):6.1f}   {np.round(detrended, 1)}")
+
+    pos = ref.pelvis_position_m
+    path_m = np.sum(np.linalg.norm(np.diff(pos[:, :2], axis=0), axis=-1))
+    stride_speeds = []
+    for side in SIDES:
+        for a, b in strides(ic[side]):
+            if not ref.turning[a : b + 1].any():
+                stride_speeds.append(np.linalg.norm(pos[b, :2] - pos[a, :2]) / ((b - a) / FS_HZ))
+    print(
+        f"\nWalking speed from PELV: path {path_m:.2f} m in {rec.duration_s:.2f} s = {path_m / rec.duration_s:.2f} m/s; "
+        f"median sample speed {walking_speed_mps(root):.2f} m/s; straight strides {np.round(stride_speeds, 2)} "
+        f"(median {np.median(stride_speeds):.2f} m/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
