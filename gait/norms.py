@@ -44,5 +44,17 @@ REFERENCE_BANDS: Final = MappingProxyType(
         "stance_symmetry_ratio": ReferenceBand(1.0, 1.05, "ratio", "CLINICAL.md §2 [37, 38]", False),
         # Stance ≈ 60–62 % of the stride (textbook, approx.) [34].
         "stance_pct": ReferenceBand(58.0, 64.0, "%", "Perry & Burnfield [34] (textbook, approx.)", True),
+        # Kinematics (CLINICAL.md §2). Pelvic tilt ROM ≈ 3–5° (4.9–5.4° older THA patients [32]; textbook 2–4° [34]).
+        "tilt_rom_deg": ReferenceBand(2.0, 6.0, "deg", "CLINICAL.md §2 [32, 34] (approx.)", True),
+        # Obliquity ROM 8.2 ± 1.7° by IMU at preferred speed [26]; ±2 SD. Sex- and speed-dependent [31].
+        "obliquity_rom_deg": ReferenceBand(4.8, 11.6, "deg", "CLINICAL.md §2 [26]: 8.2±1.7°, ±2 SD", True),
+        # Rotation ROM ≈ 8–12° (textbook, approx.; no verified adult mean) [34].
+        "rotation_rom_deg": ReferenceBand(8.0, 12.0, "deg", "CLINICAL.md §2 [34] (textbook, approx.)", True),
+        # Hip sagittal ROM: whole cycle ≈ 40–45° (textbook) [34]; F1's interim lower limit is 35° (CLINICAL.md §4).
+        "hip_sagittal_rom_deg": ReferenceBand(35.0, 50.0, "deg", "CLINICAL.md §2 [8, 34], §4 F1 (approx.)", True),
+        # Peak hip extension 11 ± 6° young, 7 ± 6° older (marker-based) [25]; model-dependent, so interim.
+        "hip_peak_extension_deg": ReferenceBand(
+            0.0, 23.0, "deg", "CLINICAL.md §2 [25]: 11±6° young, ±2 SD (model-dependent)", True
+        ),
     }
 )

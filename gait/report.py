@@ -12,9 +12,10 @@ from typing import Any, Final
 
 import numpy as np
 
+from gait.kinematics import SIDES, CycleCurves, KinematicsResult
 from gait.norms import NORMS_VERSION
 from gait.pipeline import GaitResult
-from gait.summary import Metric, SpatiotemporalSummary
+from gait.summary import Metric, SpatiotemporalSummary, metric
 
 __all__ = ["REPORT_SCHEMA", "build_report", "summary_text"]
 
@@ -26,6 +27,8 @@ CAVEATS: Final = (
     "Reference bands come from the literature (CLINICAL.md §2); bands marked interim are approximations.",
     "Accuracy falls at speeds below 0.5 m/s, with walking aids and in short bouts.",
     "Variability and asymmetry from a lower-back sensor alone are less reliable than from thigh sensors.",
+    "Pelvic tilt is relative to the session's standing posture; compare it with the patient's own earlier sessions, "
+    "not with absolute literature values. Hip rotation is not reported (too inaccurate from IMUs).",
 )
 
 
@@ -81,6 +84,97 @@ def _spatiotemporal(summary: SpatiotemporalSummary) -> dict[str, Any]:
     }
 
 
+def _curves_dict(curves: CycleCurves) -> dict[str, Any]:
+    return {
+        "n_strides": curves.n_strides,
+        "percent_cycle": list(range(curves.mean_deg.shape[0])) if curves.mean_deg.shape[0] == 101 else None,
+        **{
+            name: {
+                "mean_deg": [_num(x) for x in curves.mean_deg[:, k]],
+                "sd_deg": [_num(x) for x in curves.sd_deg[:, k]],
+            }
+            for k, name in enumerate(curves.names)
+        },
+    }
+
+
+def _kinematics(k: KinematicsResult, fs: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``kinematics`` section and the list of rejected strides for ``quality``."""
+    st = k.strides
+    p_used = st.pelvis_used
+
+    def m(values: Any, used: Any, name: str) -> dict[str, Any]:
+        return _metric_dict(metric(values[used], "deg", name))
+
+    pelvis: dict[str, Any] = {"available": k.pelvis_available}
+    if k.pelvis_available:
+        pelvis.update(
+            {
+                "tilt_rom_deg": m(st.tilt_rom_deg, p_used, "tilt_rom_deg"),
+                "obliquity_rom_deg": m(st.obliquity_rom_deg, p_used, "obliquity_rom_deg"),
+                "rotation_rom_deg": m(st.rotation_rom_deg, p_used, "rotation_rom_deg"),
+                "mean_tilt_deg": m(st.mean_tilt_deg, p_used, "mean_tilt_deg") if k.mean_tilt_available else None,
+                "mean_tilt_reference": "standing posture of this session" if k.mean_tilt_available else None,
+                "curves": {side: _curves_dict(k.pelvis_curves[side]) for side in SIDES},
+            }
+        )
+    hip: dict[str, Any] = {}
+    for row, side in enumerate(SIDES):
+        entry: dict[str, Any] = {"available": k.hip_available[row], "absolute": k.hip_absolute_available[row]}
+        if k.hip_available[row]:
+            used = st.hip_used & (st.side == row)
+            absolute = k.hip_absolute_available[row]
+            entry.update(
+                {
+                    "peak_extension_deg": m(st.hip_peak_extension_deg, used, "hip_peak_extension_deg")
+                    if absolute
+                    else None,
+                    "peak_flexion_deg": m(st.hip_peak_flexion_deg, used, "hip_peak_flexion_deg") if absolute else None,
+                    "sagittal_rom_deg": m(st.hip_sagittal_rom_deg, used, "hip_sagittal_rom_deg"),
+                    "frontal_rom_deg": m(st.hip_frontal_rom_deg, used, "hip_frontal_rom_deg"),
+                    "thigh_peak_extension_deg": m(st.thigh_peak_extension_deg, used, "thigh_peak_extension_deg")
+                    if absolute
+                    else None,
+                    "thigh_rom_deg": m(st.thigh_rom_deg, used, "thigh_rom_deg"),
+                    "pelvic_contribution_deg": m(st.pelvic_contribution_deg, used, "pelvic_contribution_deg")
+                    if absolute
+                    else None,
+                    "curves": _curves_dict(k.hip_curves[side]),
+                }
+            )
+        hip[side] = entry
+    calibration = {
+        name: {"method": c.method, "quality": _num(c.quality), "notes": list(c.notes)}
+        for name, c in k.calibrations.items()
+    }
+    rejected = []
+    for i in range(st.start_idx.size):
+        for part, reason in (("pelvis", st.pelvis_reason[i]), ("hip", st.hip_reason[i])):
+            if reason and not (part == "hip" and reason == st.pelvis_reason[i]):
+                rejected.append(
+                    {
+                        "start_s": round(int(st.start_idx[i]) / fs, 3),
+                        "end_s": round(int(st.stop_idx[i]) / fs, 3),
+                        "side": _SIDES.get(int(st.side[i])),
+                        "part": part,
+                        "reason": reason,
+                    }
+                )
+    section = {
+        "pelvis": pelvis,
+        "hip": hip,
+        "calibration": calibration,
+        "thighs_swapped": k.thighs_swapped,
+        "strides_used": {
+            "pelvis": int(np.count_nonzero(p_used)),
+            "hip": {side: int(np.count_nonzero(st.hip_used & (st.side == row))) for row, side in enumerate(SIDES)},
+        },
+        "conventions": "tilt anterior +, obliquity left side up +, rotation pelvis turned left +, hip flexion +, "
+        "hip frontal abduction +, thigh inclination knee forward +; curves 0-100 % of the side's gait cycle",
+    }
+    return section, rejected
+
+
 def build_report(
     result: GaitResult,
     *,
@@ -121,6 +215,7 @@ def build_report(
     ]
     al = result.alignment
     straight = result.strides.straight
+    kinematics, rejected = (None, []) if result.kinematics is None else _kinematics(result.kinematics, fs)
     quality = {
         "alignment": {
             "confidence": _num(al.confidence),
@@ -150,6 +245,7 @@ def build_report(
         "sensor_height_m": _num(result.sensor_height_m),
         "sensor_height_source": result.sensor_height_source,
         "side_confidence_min": _num(min(result.side_confidence)) if result.side_confidence else None,
+        "strides_rejected": rejected,
     }
     return {
         "schema": REPORT_SCHEMA,
@@ -163,7 +259,7 @@ def build_report(
         "events": events,
         "bouts": bouts,
         "spatiotemporal": _spatiotemporal(result.summary),
-        "kinematics": None,
+        "kinematics": kinematics,
         "flags": [],
         "quality": quality,
         "warnings": [*warnings, *result.warnings],
@@ -208,6 +304,26 @@ def summary_text(report: Mapping[str, Any]) -> str:
         f"{q['alignment']['vertical_source']}); sensor height {_fmt(q['sensor_height_m'], 'm')} "
         f"({q['sensor_height_source']})",
     ]
+    kin = report.get("kinematics")
+    if kin and kin["pelvis"]["available"]:
+        pel = kin["pelvis"]
+
+        def val(entry: Any) -> Any:
+            return None if entry is None else entry["value"]
+
+        lines.append(
+            f"  pelvis ROM     tilt {_fmt(val(pel['tilt_rom_deg']), '°', 1)}  obliquity "
+            f"{_fmt(val(pel['obliquity_rom_deg']), '°', 1)}  rotation {_fmt(val(pel['rotation_rom_deg']), '°', 1)}"
+            + (f"  mean tilt vs standing {_fmt(val(pel['mean_tilt_deg']), '°', 1)}" if pel["mean_tilt_deg"] else "")
+        )
+        for side in ("left", "right"):
+            h = kin["hip"][side]
+            if h["available"]:
+                lines.append(
+                    f"  hip {side:<5}      ROM {_fmt(val(h['sagittal_rom_deg']), '°', 1)}  peak extension "
+                    f"{_fmt(val(h['peak_extension_deg']), '°', 1)}  peak flexion "
+                    f"{_fmt(val(h['peak_flexion_deg']), '°', 1)}"
+                )
     if report["warnings"]:
         lines.append(f"  {len(report['warnings'])} warning(s): see above and the report's 'warnings'")
     lines.append("  " + report["caveats"][0])

@@ -17,7 +17,7 @@ from gait.frames import AP, ML, SI
 from gait.norms import REFERENCE_BANDS, ReferenceBand
 from gait.spatiotemporal import StepTable, StrideTable
 
-__all__ = ["BoutSummaries", "Metric", "SpatiotemporalSummary", "summarize", "summarize_bouts"]
+__all__ = ["BoutSummaries", "Metric", "SpatiotemporalSummary", "metric", "summarize", "summarize_bouts"]
 
 FloatArray = NDArray[np.float64]
 LEFT, RIGHT = 0, 1
@@ -52,7 +52,8 @@ class Metric:
     reference: ReferenceBand | None
 
 
-def _metric(values: FloatArray, unit: str, name: str) -> Metric:
+def metric(values: FloatArray, unit: str, name: str) -> Metric:
+    """Mean ± SD of the finite ``values`` with n, the 95 % CI half-width and the reference band of ``name``."""
     v = values[np.isfinite(values)]
     ref = REFERENCE_BANDS.get(name)
     if v.size == 0:
@@ -100,10 +101,10 @@ def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
     m: dict[str, Metric] = {}
     cadence = float(60.0 / np.mean(step_time)) if step_time.size else float("nan")
     m["cadence_spm"] = _scalar(cadence, "steps/min", "cadence_spm", int(step_time.size))
-    m["step_time_s"] = _metric(step_time, "s", "step_time_s")
-    m["stride_time_s"] = _metric(stride_time, "s", "stride_time_s")
-    m["step_length_m"] = _metric(steps.length_m[sp_sel], "m", "step_length_m")
-    m["stride_length_m"] = _metric(strides.length_m[st_sel], "m", "stride_length_m")
+    m["step_time_s"] = metric(step_time, "s", "step_time_s")
+    m["stride_time_s"] = metric(stride_time, "s", "stride_time_s")
+    m["step_length_m"] = metric(steps.length_m[sp_sel], "m", "step_length_m")
+    m["stride_length_m"] = metric(strides.length_m[st_sel], "m", "stride_length_m")
     has_len = np.isfinite(steps.length_m) & sp_sel
     total_time = float(np.sum(steps.time_s[has_len]))
     speed = float(np.sum(steps.length_m[has_len])) / total_time if total_time > 0 else float("nan")
@@ -123,19 +124,19 @@ def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
     side_strides = strides.side[st_sel]
     stance = strides.stance_pct[st_sel]
     for side, name in ((LEFT, "left"), (RIGHT, "right")):
-        m[f"stance_pct_{name}"] = _metric(stance[side_strides == side], "%", "stance_pct")
-        m[f"swing_pct_{name}"] = _metric(100.0 - stance[side_strides == side], "%", "swing_pct")
-        m[f"step_time_s_{name}"] = _metric(step_time[side_steps == side], "s", "step_time_s")
+        m[f"stance_pct_{name}"] = metric(stance[side_strides == side], "%", "stance_pct")
+        m[f"swing_pct_{name}"] = metric(100.0 - stance[side_strides == side], "%", "swing_pct")
+        m[f"step_time_s_{name}"] = metric(step_time[side_steps == side], "s", "step_time_s")
     m["stance_symmetry_ratio"] = _scalar(
         _symmetry_ratio(stance[side_strides == LEFT], stance[side_strides == RIGHT]),
         "ratio",
         "stance_symmetry_ratio",
         int(stance.size),
     )
-    m["double_support_pct"] = _metric(strides.double_support_pct[st_sel], "%", "double_support_pct")
+    m["double_support_pct"] = metric(strides.double_support_pct[st_sel], "%", "double_support_pct")
     hr = strides.harmonic_ratio[st_sel]
     for axis, name in ((AP, "ap"), (ML, "ml"), (SI, "si")):
-        m[f"harmonic_ratio_{name}"] = _metric(hr[:, axis], "ratio", f"harmonic_ratio_{name}")
+        m[f"harmonic_ratio_{name}"] = metric(hr[:, axis], "ratio", f"harmonic_ratio_{name}")
     return SpatiotemporalSummary(
         metrics=MappingProxyType(m),
         n_steps=int(step_time.size),

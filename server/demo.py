@@ -47,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Simulated truth: cadence {truth.cadence_spm:.1f} steps/min, step length {truth.step_length_m:.2f} m, "
         f"stride length {truth.stride_length_m:.2f} m, speed {params.speed_mps:.2f} m/s, "
-        f"{truth.ic_left_idx.size + truth.ic_right_idx.size} initial contacts"
+        f"{truth.ic_left_idx.size + truth.ic_right_idx.size} initial contacts;\n"
+        f"  pelvis ROM tilt {2 * params.tilt_amplitude_deg:.1f}°, obliquity {2 * params.obliquity_amplitude_deg:.1f}°, "
+        f"rotation {2 * params.rotation_amplitude_deg:.1f}°, mean tilt {params.mean_tilt_deg:.1f}°; hip peak extension "
+        f"left {params.hip_peak_extension_left_deg:.1f}° right {params.hip_peak_extension_right_deg:.1f}°, peak "
+        f"flexion left {params.hip_peak_flexion_left_deg:.1f}° right {params.hip_peak_flexion_right_deg:.1f}°"
     )
     return status
 

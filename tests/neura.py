@@ -28,6 +28,7 @@ compare ranges or changes of angles, not absolute values.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -125,6 +126,11 @@ def load_recording(root: Path = NEURA) -> Recording:
     )
 
 
+def imu_orientation(placement: str, root: Path = NEURA) -> Rotation:
+    """XSens orientation (sensor → XSens world, whose yaw differs from Vicon's) of one IMU, from ``ori_1..4``."""
+    return _quaternion(read_csv(root / "imu" / f"{TRIAL}-{IMU_FILES[placement]}.csv"), "ori")
+
+
 # ------------------------------------------------------------------------------------------- initial contacts
 def step_detect_onsets(root: Path = NEURA) -> dict[str, IntArray]:
     """Onsets (0 → 1) of the toolbox's ``stepL`` / ``stepR`` foot-stationary flags, per side.
@@ -187,23 +193,25 @@ def _foot_events(root: Path, side: str) -> _FootEvents:
         r_s, r_z = -v_z / omega, v_s / omega  # centre of rotation relative to the ankle
     r_u, r_n = r_s * cos + r_z * sin, -r_s * sin + r_z * cos  # ... in the foot frame
 
-    starts = np.array([offsets[offsets < on][-1] for on in onsets])
-    pitch_max = np.array([lo + np.argmax(phi[lo:on]) for lo, on in zip(starts, onsets, strict=True)])
-    slap = np.array([t0 + np.argmin(omega[t0:on]) for t0, on in zip(pitch_max, onsets, strict=True)])
+    starts = [int(offsets[offsets < on][-1]) if np.any(offsets < on) else 0 for on in onsets]
+    pitch_max = [lo + int(np.argmax(phi[lo:on])) for lo, on in zip(starts, onsets, strict=True)]
+    slap = [t0 + int(np.argmin(omega[t0:on])) for t0, on in zip(pitch_max, onsets, strict=True)]
     heel_u, heel_n = float(np.median(r_u[slap])), float(np.median(r_n[slap]))
 
     lever_s, lever_z = heel_u * cos - heel_n * sin, heel_u * sin + heel_n * cos  # ankle → heel, world sagittal
     heel_speed = np.hypot(v_s - omega * lever_z, v_z + omega * lever_s)
     slow = heel_speed < HEEL_SPEED_FRACTION * walking_speed_mps(root)
-    ic = np.array([t0 + int(np.argmax(slow[t0 : t1 + 1])) for t0, t1 in zip(pitch_max, slap, strict=True)])
+    ic = []
+    for t0, t1 in zip(pitch_max, slap, strict=True):
+        below = np.flatnonzero(slow[t0 : t1 + 1])
+        ic.append(t0 + int(below[0]) if below.size else t1)
 
     ahead = np.sum((ankle - pelvis)[:, :2] * along, axis=-1)
     mid_vz = np.gradient((ankle[:, 2] + toe[:, 2]) / 2)
-    zeni = np.array([lo + np.argmax(ahead[lo:on]) for lo, on in zip(starts, onsets, strict=True)])
-    fva = np.array([t0 + np.argmin(mid_vz[t0:on]) for t0, on in zip(pitch_max, onsets, strict=True)])
-    as_int = lambda a: np.asarray(a, dtype=np.int64)  # noqa: E731
+    zeni = [lo + int(np.argmax(ahead[lo:on])) for lo, on in zip(starts, onsets, strict=True)]
+    fva = [t0 + int(np.argmin(mid_vz[t0:on])) for t0, on in zip(pitch_max, onsets, strict=True)]
     return _FootEvents(
-        as_int(pitch_max), as_int(slap), as_int(ic), as_int(zeni), as_int(fva), as_int(onsets), (heel_u, heel_n)
+        *(np.asarray(a, dtype=np.int64) for a in (pitch_max, slap, ic, zeni, fva, onsets)), heel_m=(heel_u, heel_n)
     )
 
 
@@ -231,7 +239,7 @@ def initial_contacts(root: Path = NEURA) -> dict[str, IntArray]:
 
 def strides(ic_idx: IntArray) -> list[tuple[int, int]]:
     """Consecutive same-side initial contacts as inclusive (start, stop) sample ranges."""
-    return [(int(a), int(b)) for a, b in zip(ic_idx[:-1], ic_idx[1:], strict=True)]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(ic_idx)]
 
 
 # -------------------------------------------------------------------------------------------- reference angles
@@ -302,7 +310,7 @@ def reference_angles(root: Path = NEURA) -> NeuraReference:
     yaw, obliquity, tilt = pelvis.as_euler("ZXY", degrees=True).T
     yaw = np.degrees(np.unwrap(np.radians(yaw)))
     ic = initial_contacts(root)
-    stride_samples = int(round(np.median(np.concatenate([np.diff(ic[side]) for side in SIDES]))))
+    stride_samples = round(float(np.median(np.concatenate([np.diff(ic[side]) for side in SIDES]))))
     heading = uniform_filter1d(yaw, stride_samples, mode="nearest")
     turning = np.abs(np.gradient(heading) * FS_HZ) > TURN_RATE_DPS
 
@@ -334,55 +342,91 @@ def stride_rom_deg(angle_deg: FloatArray, stride_list: list[tuple[int, int]]) ->
 
 # -------------------------------------------------------------------------------------------------------- main
 def _print_checks(root: Path, ref: NeuraReference) -> None:
+    """Axis and sign conventions, checked against marker positions, gait phases and the IMU."""
     vic = _vicon(root)
     pelvis = _quaternion(vic, "qRPV")
-    pos = ref.pelvis_position_m
-    vel = np.gradient(pos, axis=0) * FS_HZ
+    vel = np.gradient(ref.pelvis_position_m, axis=0) * FS_HZ
     speed = np.hypot(vel[:, 0], vel[:, 1])
-    moving = speed > 0.5
     x_p, y_p, z_p = (pelvis.apply(np.eye(3)[i]) for i in range(3))
     travel = vel[:, :2] / np.maximum(speed, 1e-9)[:, None]
     x_h = x_p[:, :2] / np.linalg.norm(x_p[:, :2], axis=-1, keepdims=True)
     hip_axis = _vector(vic, "LFEP") - _vector(vic, "RFEP")
     hip_axis /= np.linalg.norm(hip_axis, axis=-1, keepdims=True)
-    print("Axis checks (median [min, max] of cosines):")
-    c = np.sum(x_h * travel, axis=-1)[moving & ~ref.turning]
-    print(f"  pelvis x · PELV travel direction (straight, > 0.5 m/s): {np.median(c):.3f} [{c.min():.3f}, {c.max():.3f}]")
-    c = np.sum(y_p * hip_axis, axis=-1)
-    print(f"  pelvis y · (LFEP - RFEP)/|.|:                          {np.median(c):.5f} [{c.min():.5f}, {c.max():.5f}]")
-    print(f"  pelvis z · world up:                                   {np.median(z_p[:, 2]):.3f} [{z_p[:, 2].min():.3f}]")
+
+    def show(label: str, c: FloatArray) -> None:
+        print(f"  {label:50s} median {np.median(c):.4f}, min {c.min():.4f}")
+
+    print("Axis checks (cosines between directions):")
+    show("pelvis x . PELV travel (straight, > 0.5 m/s)", np.sum(x_h * travel, axis=-1)[(speed > 0.5) & ~ref.turning])
+    show("pelvis y . (LFEP - RFEP)", np.sum(y_p * hip_axis, axis=-1))
+    show("pelvis z . world up", z_p[:, 2])
     for row, prefix in enumerate("LR"):
         thigh = _quaternion(vic, f"q{prefix}TH")
         long_axis = _vector(vic, f"{prefix}FEP") - _vector(vic, f"{prefix}FEO")
         long_axis /= np.linalg.norm(long_axis, axis=-1, keepdims=True)
-        c = np.sum(thigh.apply([0.0, 0.0, 1.0]) * long_axis, axis=-1)
-        c_x = np.sum(thigh.apply([1.0, 0.0, 0.0]) * x_p, axis=-1)
-        diff = ref.thigh_inclination_deg[row] - ref.thigh_inclination_markers_deg[row]
-        print(
-            f"  {prefix} thigh z · ({prefix}FEP - {prefix}FEO)/|.|: {np.median(c):.6f} [{c.min():.6f}]; "
-            f"thigh x · pelvis x: {np.median(c_x):.3f} [{c_x.min():.3f}]; "
-            f"inclination quaternion - markers: max |.| {np.max(np.abs(diff)):.3f}°"
+        show(
+            f"{prefix} thigh z . ({prefix}FEP - {prefix}FEO)", np.sum(thigh.apply([0.0, 0.0, 1.0]) * long_axis, axis=-1)
         )
-    print("Sign checks (medians at initial contacts, straight strides):")
+        show(f"{prefix} thigh y . pelvis y", np.sum(thigh.apply([0.0, 1.0, 0.0]) * y_p, axis=-1))
+        diff = ref.thigh_inclination_deg[row] - ref.thigh_inclination_markers_deg[row]
+        print(f"  {prefix} thigh inclination, quaternion - markers: max |diff| {np.max(np.abs(diff)):.2g}°")
+    h = np.radians(ref.heading_deg)
+    ahead = hip_axis[:, 0] * np.cos(h) + hip_axis[:, 1] * np.sin(h)
+    rotation_markers = np.degrees(np.arcsin(np.clip(-ahead, -1.0, 1.0)))
+    print(
+        "  pelvic rotation, quaternion - hip-centre markers (left hip back = +): max |diff| "
+        f"{np.max(np.abs(ref.pelvis_angles_deg[:, 2] - rotation_markers)):.2f}°"
+    )
+
+    print("Sign checks (medians over straight strides):")
     ic = initial_contacts(root)
     tilt = ref.pelvis_angles_deg[:, 0]
     for row, side in enumerate(SIDES):
         own = ic[side][~ref.turning[ic[side]]]
         other = ic[SIDES[1 - row]][~ref.turning[ic[SIDES[1 - row]]]]
+        flex, incl = ref.hip_flexion_deg[row], ref.thigh_inclination_deg[row]
         print(
-            f"  {side}: at own IC (leading leg) hip flexion {np.median(ref.hip_flexion_deg[row, own]):+.1f}°, "
-            f"thigh inclination {np.median(ref.thigh_inclination_deg[row, own]):+.1f}°; at the other IC (trailing) "
-            f"{np.median(ref.hip_flexion_deg[row, other]):+.1f}°, {np.median(ref.thigh_inclination_deg[row, other]):+.1f}°"
+            f"  {side}: hip flexion / thigh inclination at own IC (leading leg) {np.median(flex[own]):+.1f}° / "
+            f"{np.median(incl[own]):+.1f}°, at the other side's IC (trailing leg) {np.median(flex[other]):+.1f}° / "
+            f"{np.median(incl[other]):+.1f}°"
         )
-        err = ref.thigh_inclination_deg[row] - (ref.hip_flexion_deg[row] - tilt)
-        print(f"        inclination - (flexion - tilt): median {np.median(err):+.1f}°, RMS {np.sqrt(np.mean(err**2)):.1f}°")
+        err = incl - (flex - tilt)
+        rms = np.sqrt(np.mean(err**2))
+        print(f"        thigh inclination - (hip flexion - tilt): median {np.median(err):+.2f}°, RMS {rms:.2f}°")
+    straight = [(a, b) for a, b in strides(ic["left"]) if not ref.turning[a : b + 1].any()]
+    phase = {
+        name: np.median([fn(ref.pelvis_angles_deg[a : b + 1, col]) / (b - a) for a, b in straight])
+        for name, fn, col in (
+            ("obliquity max", np.argmax, 1),
+            ("rotation min", np.argmin, 2),
+            ("rotation max", np.argmax, 2),
+        )
+    }
+    print(
+        "  phase in the left stride (0 = left IC): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in phase.items())
+        + " (textbook: obliquity max ≈ 0.12 = left side up in left loading response; rotation min ≈ 0-0.05)"
+    )
+    for row, (side, placement) in enumerate(zip(SIDES, (LEFT_THIGH, RIGHT_THIGH), strict=True)):
+        vicon_q, imu_q = _quaternion(vic, f"q{side[0].upper()}TH"), imu_orientation(placement, root)
+        pairs = []
+        for a, b in strides(ic[side]):
+            if not ref.turning[a : b + 1].any():
+                seg = ref.thigh_inclination_deg[row, a : b + 1]
+                i, j = a + int(np.argmax(seg)), a + int(np.argmin(seg))
+                pairs.append([(q[i].inv() * q[j]).magnitude() for q in (vicon_q, imu_q)])
+        vic_deg, imu_deg = np.degrees(np.array(pairs)).T
+        print(
+            f"  {side} thigh rotation between max and min inclination per straight stride, Vicon vs IMU (mounting-"
+            f"free): {vic_deg.round(1)} vs {imu_deg.round(1)}"
+        )
     rec = load_recording(root)
     w_vicon = np.degrees(np.linalg.norm((pelvis[:-1].inv() * pelvis[1:]).as_rotvec(), axis=-1)) * FS_HZ
     w_imu = np.linalg.norm(rec.gyr_dps[0], axis=-1)
-    w_imu_mid = (w_imu[:-1] + w_imu[1:]) / 2
+    w_imu = (w_imu[:-1] + w_imu[1:]) / 2
     print(
-        f"  pelvis IMU |gyr| vs Vicon pelvis angular speed: r = {np.corrcoef(w_imu_mid, w_vicon)[0, 1]:.2f}, "
-        f"median ratio {np.median(w_imu_mid) / np.median(w_vicon):.2f} (deg/s conversion)"
+        f"  pelvis IMU |gyr| (deg/s) vs Vicon pelvis angular speed: r = {np.corrcoef(w_imu, w_vicon)[0, 1]:.2f}, "
+        f"median ratio {np.median(w_imu) / np.median(w_vicon):.2f}"
     )
 
 
@@ -393,65 +437,89 @@ def main(root: Path = NEURA) -> None:
     print(rec)
     _print_checks(root, ref)
 
-    print("\nInitial contacts (sample indices) and other detectors, IC-relative (samples):")
+    print("\nInitial contacts (sample indices), and other detectors relative to them (samples):")
     onsets = step_detect_onsets(root)
     for side in SIDES:
         ev = _foot_events(root, side)
-        print(f"  {side}: IC {ev.ic_idx.tolist()}")
-        print(f"      heel point in the foot frame: {100 * ev.heel_m[0]:.1f} cm along, {100 * ev.heel_m[1]:.1f} cm normal")
+        print(
+            f"  {side}: IC {ev.ic_idx.tolist()}; heel point {100 * ev.heel_m[0]:.1f} cm along the foot, "
+            f"{100 * ev.heel_m[1]:.1f} cm normal to it"
+        )
         for name, idx in (
-            ("foot toe-up max", ev.pitch_max_idx),
-            ("Zeni (ankle - pelvis max)", ev.zeni_idx),
-            ("FVA (ankle-toe midpoint vz min)", ev.fva_idx),
+            ("foot toe-up maximum", ev.pitch_max_idx),
+            ("Zeni (ankle furthest ahead of PELV)", ev.zeni_idx),
+            ("FVA (ankle-toe midpoint vz minimum)", ev.fva_idx),
             ("foot-slap peak", ev.slap_idx),
             ("step-detect onset", onsets[side]),
         ):
             d = idx - ev.ic_idx
-            print(f"      {name:32s} {d.tolist()}  median {np.median(d):+.0f}")
+            print(f"      {name:36s} {d.tolist()}  median {np.median(d):+.0f}")
 
     turn = np.flatnonzero(ref.turning)
-    print(f"\nTurn samples (|heading rate| > {TURN_RATE_DPS:g} deg/s): {turn.size}, {turn.min()}..{turn.max()}")
-    print(f"  heading change over the trial {ref.heading_deg[-1] - ref.heading_deg[0]:+.0f}°")
-    print(f"  heading averaged over {ref.stride_samples} samples ({ref.stride_samples / FS_HZ:.2f} s, median stride)")
+    print(
+        f"\nTurn: {turn.size} samples with |heading rate| > {TURN_RATE_DPS:g} deg/s, {turn.min()}..{turn.max()}; "
+        f"heading {ref.heading_deg[0]:.0f}° -> {ref.heading_deg[-1]:.0f}°, averaged over {ref.stride_samples} samples "
+        f"({ref.stride_samples / FS_HZ:.2f} s = median stride)"
+    )
 
-    names = ("pelvic tilt", "pelvic obliquity", "pelvic rotation")
-    print("\nROM over the whole trial (max - min, deg):")
-    for i, name in enumerate(names):
-        print(f"  {name:28s} {np.ptp(ref.pelvis_angles_deg[:, i]):6.1f}")
+    series = {
+        "pelvic tilt": ref.pelvis_angles_deg[:, 0],
+        "pelvic obliquity": ref.pelvis_angles_deg[:, 1],
+        "pelvic rotation": ref.pelvis_angles_deg[:, 2],
+    }
     for row, side in enumerate(SIDES):
-        for label, arr in (
-            ("hip flexion", ref.hip_flexion_deg),
-            ("thigh inclination", ref.thigh_inclination_deg),
-            ("thigh inclination (markers)", ref.thigh_inclination_markers_deg),
-        ):
-            print(f"  {side} {label:23s} {np.ptp(arr[row]):6.1f}   [{arr[row].min():+.1f}, {arr[row].max():+.1f}]")
+        series[f"{side} hip flexion"] = ref.hip_flexion_deg[row]
+        series[f"{side} thigh inclination"] = ref.thigh_inclination_deg[row]
+        series[f"{side} thigh inclination, markers"] = ref.thigh_inclination_markers_deg[row]
+    print("\nROM over the trial, deg: all samples [min, max] / non-turn samples")
+    for name, arr in series.items():
+        print(
+            f"  {name:32s} {np.ptp(arr):5.1f} [{arr.min():+6.1f}, {arr.max():+6.1f}] / {np.ptp(arr[~ref.turning]):5.1f}"
+        )
 
     ic = initial_contacts(root)
+    pos = ref.pelvis_position_m[:, :2]
     yaw = ref.pelvis_yaw_deg
-    print("\nPer-stride ROM (deg), IC to next IC of the same side; median over straight strides [all strides]:")
+    print("\nPer-stride ROM, deg (IC to next IC of the same side):")
+    head = "tilt  obliq  rot  rot*  hip  thigh"
+    print(f"  {'side':5s} {'stride':>10s} {'speed':>6s} {'dhead':>6s} turn  {head}   (rot*: per-stride detrended yaw)")
+    medians: dict[str, list[FloatArray]] = {}
     for row, side in enumerate(SIDES):
-        sl = strides(ic[side])
-        turn_stride = np.array([ref.turning[a : b + 1].any() for a, b in sl])
-        straight = [s for s, t in zip(sl, turn_stride, strict=True) if not t]
-        print(f"  {side} strides: {sl}; turn strides: {[s for s, t in zip(sl, turn_stride, strict=True) if t]}")
-        series = [(n, ref.pelvis_angles_deg[:, i]) for i, n in enumerate(names)]
-        series += [("hip flexion", ref.hip_flexion_deg[row]), ("thigh inclination", ref.thigh_inclination_deg[row])]
-        for name, arr in series:
-            print(f"    {name:28s} {np.median(stride_rom_deg(arr, straight)):6.1f}   {stride_rom_deg(arr, sl).round(1)}")
-        detrended = [np.ptp(yaw[a : b + 1] - np.linspace(yaw[a], yaw[b], b - a + 1)) for a, b in straight]
-        print(f"    {'rotation, per-stride detrend':28s} {np.median(detrended):6.1f}   {np.round(detrended, 1)}")
-
-    pos = ref.pelvis_position_m
-    path_m = np.sum(np.linalg.norm(np.diff(pos[:, :2], axis=0), axis=-1))
-    stride_speeds = []
-    for side in SIDES:
+        table = []
         for a, b in strides(ic[side]):
-            if not ref.turning[a : b + 1].any():
-                stride_speeds.append(np.linalg.norm(pos[b, :2] - pos[a, :2]) / ((b - a) / FS_HZ))
+            seg = slice(a, b + 1)
+            is_turn = bool(ref.turning[seg].any())
+            speed = np.linalg.norm(pos[b] - pos[a]) / ((b - a) / FS_HZ)
+            detrended = yaw[seg] - np.linspace(yaw[a], yaw[b], b - a + 1)
+            roms = np.array([
+                np.ptp(ref.pelvis_angles_deg[seg, 0]),
+                np.ptp(ref.pelvis_angles_deg[seg, 1]),
+                np.ptp(ref.pelvis_angles_deg[seg, 2]),
+                np.ptp(detrended),
+                np.ptp(ref.hip_flexion_deg[row, seg]),
+                np.ptp(ref.thigh_inclination_deg[row, seg]),
+            ])  # fmt: skip
+            dhead = ref.heading_deg[b] - ref.heading_deg[a]
+            print(
+                f"  {side:5s} {f'{a}-{b}':>10s} {speed:6.2f} {dhead:+6.0f} {'yes ' if is_turn else 'no  '} "
+                + " ".join(f"{v:5.1f}" for v in roms)
+            )
+            if not is_turn:
+                table.append(np.append(roms, speed))
+        medians[side] = table
+    for side, table in medians.items():
+        m = np.median(np.array(table), axis=0)
+        print(
+            f"  {side:5s} median of {len(table)} straight strides:  speed {m[-1]:.2f} m/s, "
+            + " ".join(f"{v:5.1f}" for v in m[:-1])
+        )
+
+    path_m = float(np.sum(np.linalg.norm(np.diff(pos, axis=0), axis=-1)))
+    straight_speed = np.median([t[-1] for table in medians.values() for t in table])
+    mean_speed = path_m / rec.duration_s
     print(
-        f"\nWalking speed from PELV: path {path_m:.2f} m in {rec.duration_s:.2f} s = {path_m / rec.duration_s:.2f} m/s; "
-        f"median sample speed {walking_speed_mps(root):.2f} m/s; straight strides {np.round(stride_speeds, 2)} "
-        f"(median {np.median(stride_speeds):.2f} m/s)"
+        f"\nWalking speed from PELV: path {path_m:.2f} m in {rec.duration_s:.2f} s = {mean_speed:.2f} m/s; "
+        f"median sample speed {walking_speed_mps(root):.2f} m/s; median over straight strides {straight_speed:.2f} m/s"
     )
 
 
