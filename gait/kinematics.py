@@ -49,7 +49,7 @@ from scipy.spatial.transform import Rotation
 from gait.bouts import runs
 from gait.errors import AnalysisError
 from gait.frames import AP, ML, SI
-from gait.orientation import Orientation, OrientationEstimator
+from gait.orientation import Orientation, OrientationEstimator, level_over_strides
 from gait.preprocess import time_normalize
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH
 
@@ -531,12 +531,15 @@ class KinematicsEstimator:
             for name in acc_mps2
         }
 
-    def _segment(self, orientation: Orientation, calibration: SegmentCalibration) -> Rotation:
-        sensor = Rotation.from_quat(orientation.quat_xyzw)
+    def _segment(
+        self, orientation: Orientation, calibration: SegmentCalibration, acc_mps2: FloatArray, stride_samples: int
+    ) -> Rotation:
+        sensor = Rotation.from_quat(level_over_strides(orientation.quat_xyzw, acc_mps2, stride_samples))
         return sensor * Rotation.from_matrix(calibration.rotation).inv()
 
     def angles(
         self,
+        acc_mps2: Mapping[str, FloatArray],
         orientations: Mapping[str, Orientation],
         calibrations: Mapping[str, SegmentCalibration],
         sampling_rate_hz: float,
@@ -547,10 +550,12 @@ class KinematicsEstimator:
 
         Parameters
         ----------
-        orientations, calibrations : mappings by placement (pelvis required)
+        acc_mps2, orientations, calibrations : mappings by placement (pelvis required)
+            Specific force (sensor frame), filtered orientation and calibration of each sensor.
         sampling_rate_hz : float
         stride_samples : int
-            Typical stride length in samples (the heading is the yaw averaged over one stride).
+            Typical stride length in samples: the inclination is levelled over one stride
+            (:func:`gait.orientation.level_over_strides`) and the heading is the yaw averaged over one stride.
 
         Returns
         -------
@@ -561,7 +566,7 @@ class KinematicsEstimator:
         hip_flexion_deg, hip_frontal_deg, thigh_inclination_deg : ndarray, shape (2, n)
             NaN rows for absent thighs.
         """
-        pelvis = self._segment(orientations[PELVIS], calibrations[PELVIS])
+        pelvis = self._segment(orientations[PELVIS], calibrations[PELVIS], acc_mps2[PELVIS], stride_samples)
         euler = pelvis.as_euler("ZXY", degrees=True)
         yaw = np.degrees(np.unwrap(np.radians(euler[:, 0])))
         width = max(3, int(stride_samples))
@@ -577,7 +582,7 @@ class KinematicsEstimator:
         for row, name in enumerate(_THIGHS):
             if name not in orientations or name not in calibrations:
                 continue
-            thigh = self._segment(orientations[name], calibrations[name])
+            thigh = self._segment(orientations[name], calibrations[name], acc_mps2[name], stride_samples)
             ml_t = thigh.apply(np.eye(3)[ML])
             # Hip joint: the thigh's flexion axis is parallel to the pelvis ML axis on average.
             z = (ml_p[:, 0] + 1j * ml_p[:, 1]) * np.conj(ml_t[:, 0] + 1j * ml_t[:, 1])
@@ -694,7 +699,7 @@ class KinematicsEstimator:
 
         usable_cal = {k: v for k, v in calibrations.items() if k == PELVIS or thigh_ok[_THIGHS.index(k)]}
         pelvis_deg, yaw, hip_flex, hip_frontal, thigh_incl = self.angles(
-            orientations, usable_cal, fs, stride_samples=stride_samples
+            acc_mps2, orientations, usable_cal, fs, stride_samples=stride_samples
         )
 
         # Thigh labels against the pelvis-derived sides: at an IC the landing side's thigh is forward.
@@ -709,8 +714,12 @@ class KinematicsEstimator:
                 exchange = {LEFT_THIGH: RIGHT_THIGH, RIGHT_THIGH: LEFT_THIGH, PELVIS: PELVIS}
                 orientations = {exchange[k]: v for k, v in orientations.items()}
                 usable_cal = {exchange[k]: v for k, v in usable_cal.items()}
+                calibrations = {exchange[k]: v for k, v in calibrations.items()}
+                acc_mps2 = {exchange[k]: v for k, v in acc_mps2.items()}
+                gyr_dps = {exchange[k]: v for k, v in gyr_dps.items()}
+                usable = {exchange[k]: v for k, v in usable.items()}
                 pelvis_deg, yaw, hip_flex, hip_frontal, thigh_incl = self.angles(
-                    orientations, usable_cal, fs, stride_samples=stride_samples
+                    acc_mps2, orientations, usable_cal, fs, stride_samples=stride_samples
                 )
                 warnings.append(
                     f"the left_thigh sensor moves like a right thigh (at {100 * (1 - agree):.0f}% of initial contacts "
@@ -722,9 +731,6 @@ class KinematicsEstimator:
                     f"thigh motion agrees with the pelvis-derived sides at only {100 * agree:.0f}% of initial contacts:"
                     " check the thigh labels and the side assignment"
                 )
-        thigh_sensor = {0: LEFT_THIGH, 1: RIGHT_THIGH}
-        if swapped:
-            thigh_sensor = {0: RIGHT_THIGH, 1: LEFT_THIGH}
 
         # Per-stride usability.
         def clean(mask: BoolArray) -> BoolArray:
@@ -784,7 +790,7 @@ class KinematicsEstimator:
             if not thigh_ok[row]:
                 hip_reason[mine] = "no usable thigh sensor" if not present[row] else "thigh calibration too poor"
                 continue
-            name = thigh_sensor[row]
+            name = _THIGHS[row]
             thigh_clean = clean(usable[name]) if m else np.zeros(0, dtype=bool)
             moved = self._moved(acc_mps2[name], gyr_dps[name], start, stop, base & thigh_clean & mine)
             r = hip_reason

@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
 from vqf import VQF
 
 from gait.errors import AnalysisError
 
-__all__ = ["Orientation", "OrientationEstimator"]
+__all__ = ["Orientation", "OrientationEstimator", "level_over_strides"]
 
 FloatArray = NDArray[np.float64]
 
@@ -124,3 +126,41 @@ class OrientationEstimator:
             rest=rest,
             state=MappingProxyType(dict(f.state)),
         )
+
+
+def level_over_strides(quat_xyzw: FloatArray, acc_mps2: FloatArray, window_samples: int) -> FloatArray:
+    """Remove the slow inclination error of a filtered orientation using the periodicity of walking.
+
+    Over one stride a walker's mean acceleration is close to zero, so the specific force rotated into the earth
+    frame and averaged over one stride points straight up, whatever the segment does within the stride. When the
+    filter's inclination is off by a slowly varying error (gyroscope bias against a 3 s accelerometer correction
+    gives about ``bias × τ``: 2.5° for 0.8 deg/s), that average tilts away from vertical by exactly that error. Each
+    sample's orientation is rotated by the smallest rotation that brings the centred one-stride average back to
+    vertical. Standing still the average is gravity itself, so the correction equals the accelerometer's
+    inclination. Heading is left unchanged (the correction axis is horizontal).
+
+    Parameters
+    ----------
+    quat_xyzw : ndarray, shape (n_samples, 4)
+        Sensor-to-earth orientation (earth z up).
+    acc_mps2 : ndarray, shape (n_samples, 3)
+        Specific force, sensor frame.
+    window_samples : int
+        One stride, in samples (the window's length cancels the stride-periodic accelerations).
+
+    Returns
+    -------
+    ndarray, shape (n_samples, 4)
+        Corrected quaternions.
+    """
+    rot = Rotation.from_quat(quat_xyzw)
+    earth = rot.apply(np.array(acc_mps2, dtype=np.float64))  # a writable copy: scipy refuses read-only input
+    mean_up = ndimage.uniform_filter1d(earth, max(1, int(window_samples)), axis=0, mode="nearest")
+    mean_up /= np.linalg.norm(mean_up, axis=-1, keepdims=True)
+    # Smallest rotation taking mean_up to +z: axis mean_up × z = (y, −x, 0), angle acos(z).
+    axis = np.stack([mean_up[:, 1], -mean_up[:, 0], np.zeros(len(mean_up))], axis=-1)
+    norm = np.linalg.norm(axis, axis=-1, keepdims=True)
+    angle = np.arctan2(norm[:, 0], mean_up[:, 2])
+    rotvec = np.where(norm > 1e-12, axis / np.maximum(norm, 1e-12), 0.0) * angle[:, None]
+    out = (Rotation.from_rotvec(rotvec) * rot).as_quat()
+    return np.asarray(out, dtype=np.float64)

@@ -14,8 +14,8 @@ follow the "Frames and signs" of :mod:`hardware.simulator.walker`:
 * pelvis: intrinsic ``'ZXY'`` Euler angles (yaw, obliquity, tilt) of the pelvis quaternion. Tilt is anterior +
   (absolute, Vicon's anatomical pelvis frame: there is no standing trial to subtract), obliquity left side up +,
   rotation counter-clockwise from above + relative to the walking heading. The heading is a centred moving average
-  of the unwrapped pelvis yaw over one stride (the median initial-contact-to-initial-contact time, 1.4 s here),
-  as in :meth:`gait.kinematics` (per-stride detrending is printed for comparison in ``__main__``);
+  of the unwrapped pelvis yaw over one stride (the median initial-contact-to-initial-contact time, 1.44 s here),
+  as ``gait/kinematics.py`` does for the IMU angles (per-stride detrending is printed for comparison in ``__main__``);
 * hip flexion (+) / abduction (+): minus the first, and ± the second, angle of the intrinsic ``'YXZ'`` decomposition
   of ``R_pelvis^T R_thigh`` (flexion turns the thigh's proximal axis backwards, a negative rotation about ml);
 * thigh inclination: the thigh's proximal axis against the vertical in the heading-vertical plane, knee forward +,
@@ -135,7 +135,8 @@ def imu_orientation(placement: str, root: Path = NEURA) -> Rotation:
 def step_detect_onsets(root: Path = NEURA) -> dict[str, IntArray]:
     """Onsets (0 → 1) of the toolbox's ``stepL`` / ``stepR`` foot-stationary flags, per side.
 
-    These are foot-flat onsets from a velocity threshold: 20-30 samples after the initial contacts.
+    These are late foot-flat onsets from a velocity threshold: 22-33 samples (≈ 0.3 s) after the initial contacts of
+    :func:`initial_contacts`, ≈ 10 samples after the ankle and toe markers have actually come to rest.
     """
     steps = _steps(root)
     return {
@@ -163,6 +164,10 @@ class _FootEvents:
     heel_m: tuple[float, float]  # heel point in the foot frame (along ankle → toe, normal to it), in m
 
 
+def _indices(values: list[int] | IntArray) -> IntArray:
+    return np.asarray(values, dtype=np.int64)
+
+
 @cache
 def _foot_events(root: Path, side: str) -> _FootEvents:
     """Find the initial contacts of one foot from its ankle (``xTIO``) and toe (``xTOE``) trajectories.
@@ -170,7 +175,7 @@ def _foot_events(root: Path, side: str) -> _FootEvents:
     In each swing (toolbox toe-off to foot-stationary onset) the foot's sagittal plane is the vertical plane through
     the ankle → toe vector; ``phi`` is that vector's pitch and ``omega`` its rate. The foot's instantaneous centre
     of rotation at the fastest toe-down rotation (foot slap, when the foot rolls on its heel) gives a heel point
-    fixed in the foot frame (median over the swings: ≈ 8 cm behind and 7-10 cm below the ankle). The initial
+    fixed in the foot frame (median over the swings: 6.5-8 cm behind and 8.5 cm below the ankle). The initial
     contact is the first sample after the toe-up maximum at which that virtual heel's speed is below
     ``HEEL_SPEED_FRACTION`` × the walking speed.
     """
@@ -211,7 +216,13 @@ def _foot_events(root: Path, side: str) -> _FootEvents:
     zeni = [lo + int(np.argmax(ahead[lo:on])) for lo, on in zip(starts, onsets, strict=True)]
     fva = [t0 + int(np.argmin(mid_vz[t0:on])) for t0, on in zip(pitch_max, onsets, strict=True)]
     return _FootEvents(
-        *(np.asarray(a, dtype=np.int64) for a in (pitch_max, slap, ic, zeni, fva, onsets)), heel_m=(heel_u, heel_n)
+        pitch_max_idx=_indices(pitch_max),
+        slap_idx=_indices(slap),
+        ic_idx=_indices(ic),
+        zeni_idx=_indices(zeni),
+        fva_idx=_indices(fva),
+        onset_idx=_indices(onsets),
+        heel_m=(heel_u, heel_n),
     )
 
 
@@ -220,9 +231,11 @@ def initial_contacts(root: Path = NEURA) -> dict[str, IntArray]:
 
     Method (see :func:`_foot_events`): a virtual heel point, fixed in the foot's sagittal frame at the foot's
     centre of rotation during foot slap, is tracked back to the first sample after the foot's toe-up maximum at
-    which its speed falls below half the walking speed (Bonci et al. 2022's heel threshold). On this trial it
-    falls 3-5 samples after the ankle's Zeni maximum, 4-6 before the foot-centre velocity minimum (O'Connor's
-    FVA, itself ≈ 16 ms late) and 20-30 before the step-detect onsets; expect ±3 samples (±30 ms).
+    which its speed falls below half the walking speed (Bonci et al. 2022's heel threshold). On straight strides
+    of this trial it falls 2-5 samples after the ankle's Zeni maximum (ankle furthest ahead of the pelvis; not at
+    the last, decelerating left contact), 2-5 before the minimum of the ankle-toe midpoint's vertical velocity
+    (O'Connor's FVA) and 22-33 before the step-detect onsets. Thresholds of 0.3-0.7 × speed move it by ≤ 2
+    samples; expect ±3 samples (±30 ms).
 
     Parameters
     ----------
@@ -370,6 +383,14 @@ def _print_checks(root: Path, ref: NeuraReference) -> None:
         show(f"{prefix} thigh y . pelvis y", np.sum(thigh.apply([0.0, 1.0, 0.0]) * y_p, axis=-1))
         diff = ref.thigh_inclination_deg[row] - ref.thigh_inclination_markers_deg[row]
         print(f"  {prefix} thigh inclination, quaternion - markers: max |diff| {np.max(np.abs(diff)):.2g}°")
+    for row, (prefix, ml_sign) in enumerate((("L", 1.0), ("R", -1.0))):
+        knee = pelvis.inv().apply(_vector(vic, f"{prefix}FEO") - _vector(vic, f"{prefix}FEP"))
+        outward = np.degrees(np.arctan2(ml_sign * knee[:, 1], -knee[:, 2]))
+        print(
+            f"  {prefix} hip abduction vs knee-outward angle in the pelvis frame: r = "
+            f"{np.corrcoef(outward, ref.hip_abduction_deg[row])[0, 1]:.3f}, max |diff| "
+            f"{np.max(np.abs(outward - ref.hip_abduction_deg[row])):.1f}°"
+        )
     h = np.radians(ref.heading_deg)
     ahead = hip_axis[:, 0] * np.cos(h) + hip_axis[:, 1] * np.sin(h)
     rotation_markers = np.degrees(np.arcsin(np.clip(-ahead, -1.0, 1.0)))
