@@ -532,10 +532,23 @@ class KinematicsEstimator:
         }
 
     def _segment(
-        self, orientation: Orientation, calibration: SegmentCalibration, acc_mps2: FloatArray, stride_samples: int
+        self,
+        orientation: Orientation,
+        calibration: SegmentCalibration,
+        acc_mps2: FloatArray,
+        stride_samples: int,
+        steady: BoolArray,
     ) -> Rotation:
-        sensor = Rotation.from_quat(level_over_strides(orientation.quat_xyzw, acc_mps2, stride_samples))
-        return sensor * Rotation.from_matrix(calibration.rotation).inv()
+        levelled = level_over_strides(orientation.quat_xyzw, acc_mps2, stride_samples, steady=steady)
+        return Rotation.from_quat(levelled) * Rotation.from_matrix(calibration.rotation).inv()
+
+    def _steady(self, orientation: Orientation, sampling_rate_hz: float, stride_samples: int) -> BoolArray:
+        """Samples whose one-stride window has no turning (heading rate below 10 deg/s)."""
+        yaw = np.unwrap(Rotation.from_quat(orientation.quat_xyzw).as_euler("ZXY")[:, 0])
+        heading = ndimage.uniform_filter1d(yaw, max(3, stride_samples), mode="nearest")
+        turning = np.abs(np.degrees(np.gradient(heading)) * sampling_rate_hz) > 10.0
+        grown = ndimage.binary_dilation(turning, structure=np.ones(max(3, stride_samples) | 1, dtype=bool))
+        return np.asarray(~grown, dtype=bool)
 
     def angles(
         self,
@@ -545,6 +558,7 @@ class KinematicsEstimator:
         sampling_rate_hz: float,
         *,
         stride_samples: int,
+        steady: BoolArray | None = None,
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         """Per-sample angles.
 
@@ -556,6 +570,9 @@ class KinematicsEstimator:
         stride_samples : int
             Typical stride length in samples: the inclination is levelled over one stride
             (:func:`gait.orientation.level_over_strides`) and the heading is the yaw averaged over one stride.
+        steady : ndarray of bool, shape (n,), optional
+            Samples of steady straight walking, where the levelling may trust the one-stride mean acceleration
+            (not while starting, stopping or turning); default: every sample not near a turn.
 
         Returns
         -------
@@ -566,7 +583,9 @@ class KinematicsEstimator:
         hip_flexion_deg, hip_frontal_deg, thigh_inclination_deg : ndarray, shape (2, n)
             NaN rows for absent thighs.
         """
-        pelvis = self._segment(orientations[PELVIS], calibrations[PELVIS], acc_mps2[PELVIS], stride_samples)
+        turn_free = self._steady(orientations[PELVIS], sampling_rate_hz, stride_samples)
+        steady = turn_free if steady is None else steady & turn_free
+        pelvis = self._segment(orientations[PELVIS], calibrations[PELVIS], acc_mps2[PELVIS], stride_samples, steady)
         euler = pelvis.as_euler("ZXY", degrees=True)
         yaw = np.degrees(np.unwrap(np.radians(euler[:, 0])))
         width = max(3, int(stride_samples))
@@ -582,7 +601,7 @@ class KinematicsEstimator:
         for row, name in enumerate(_THIGHS):
             if name not in orientations or name not in calibrations:
                 continue
-            thigh = self._segment(orientations[name], calibrations[name], acc_mps2[name], stride_samples)
+            thigh = self._segment(orientations[name], calibrations[name], acc_mps2[name], stride_samples, steady)
             ml_t = thigh.apply(np.eye(3)[ML])
             # Hip joint: the thigh's flexion axis is parallel to the pelvis ML axis on average.
             z = (ml_p[:, 0] + 1j * ml_p[:, 1]) * np.conj(ml_t[:, 0] + 1j * ml_t[:, 1])
@@ -642,6 +661,7 @@ class KinematicsEstimator:
         stride_stop_idx: IntArray,
         stride_side: IntArray,
         stride_straight: BoolArray,
+        stride_bout: IntArray,
         usable: Mapping[str, BoolArray],
         ic_idx: IntArray,
         ic_side: IntArray,
@@ -656,7 +676,7 @@ class KinematicsEstimator:
         sampling_rate_hz : float
         calibrations : mapping of placement to SegmentCalibration
             From :meth:`calibrate`.
-        stride_start_idx, stride_stop_idx, stride_side, stride_straight : ndarray, shape (m,)
+        stride_start_idx, stride_stop_idx, stride_side, stride_straight, stride_bout : ndarray, shape (m,)
             The strides (:class:`gait.spatiotemporal.StrideTable`).
         usable : mapping of placement to ndarray of bool, shape (n_samples,)
             Samples that are real or inside a bridgeable gap.
@@ -698,8 +718,26 @@ class KinematicsEstimator:
             warnings.append(f"no {missing} thigh sensor: {missing} hip angles not reported")
 
         usable_cal = {k: v for k, v in calibrations.items() if k == PELVIS or thigh_ok[_THIGHS.index(k)]}
+        # Steady walking: straight strides at least one stride away from the start and the end of their bout
+        # (starting and stopping accelerate the body, which the levelling would take for a tilt).
+        n = acc_mps2[PELVIS].shape[0]
+        steady = np.zeros(n, dtype=bool)
+        if m:
+            first = np.full(int(stride_bout.max()) + 1, np.iinfo(np.int64).max)
+            last = np.full(int(stride_bout.max()) + 1, -1)
+            np.minimum.at(first, stride_bout, start)
+            np.maximum.at(last, stride_bout, stop)
+            core = (
+                stride_straight
+                & (start >= first[stride_bout] + stride_samples)
+                & (stop <= last[stride_bout] - stride_samples)
+            )
+            edges = np.zeros(n + 1, dtype=np.int64)
+            np.add.at(edges, start[core], 1)
+            np.add.at(edges, stop[core] + 1, -1)
+            steady = np.cumsum(edges[:-1]) > 0
         pelvis_deg, yaw, hip_flex, hip_frontal, thigh_incl = self.angles(
-            acc_mps2, orientations, usable_cal, fs, stride_samples=stride_samples
+            acc_mps2, orientations, usable_cal, fs, stride_samples=stride_samples, steady=steady
         )
 
         # Thigh labels against the pelvis-derived sides: at an IC the landing side's thigh is forward.
@@ -719,7 +757,7 @@ class KinematicsEstimator:
                 gyr_dps = {exchange[k]: v for k, v in gyr_dps.items()}
                 usable = {exchange[k]: v for k, v in usable.items()}
                 pelvis_deg, yaw, hip_flex, hip_frontal, thigh_incl = self.angles(
-                    acc_mps2, orientations, usable_cal, fs, stride_samples=stride_samples
+                    acc_mps2, orientations, usable_cal, fs, stride_samples=stride_samples, steady=steady
                 )
                 warnings.append(
                     f"the left_thigh sensor moves like a right thigh (at {100 * (1 - agree):.0f}% of initial contacts "
@@ -766,8 +804,10 @@ class KinematicsEstimator:
         pelvis_c = np.stack([curves[..., 0], curves[..., 1], yaw_c], axis=-1)
         unused = pelvis_reason != ""
         outlier = np.zeros(m, dtype=bool)
-        if (~unused).any():
-            outlier[~unused] = _robust_outliers(pelvis_c[~unused], z_max=self.outlier_z, floor_deg=1.5)
+        for code in (-1, 0, 1):  # per side: the obliquity and rotation curves of the two sides are mirrored
+            group = ~unused & (side == code)
+            if group.any():
+                outlier[group] = _robust_outliers(pelvis_c[group], z_max=self.outlier_z, floor_deg=1.5)
         pelvis_reason[outlier] = "outlier (pelvis curve far from the others)"
         pelvis_used = np.asarray(pelvis_reason == "", dtype=bool)
 

@@ -421,6 +421,7 @@ class GaitPipeline:
             stride_stop_idx=strides.stop_idx,
             stride_side=strides.side,
             stride_straight=straight,
+            stride_bout=strides.bout,
             usable=usable,
             ic_idx=ic_idx,
             ic_side=side,

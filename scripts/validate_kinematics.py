@@ -142,11 +142,56 @@ GROUPS = {
 
 
 def neura() -> dict[str, Any] | None:
-    try:
-        from tests.neura import compare_kinematics
-    except (ImportError, FileNotFoundError):
+    """Per-stride ROMs and curve correlations against Vicon on the NeuRA sample (None when it is absent)."""
+    from tests.neura import NEURA, load_recording, reference_angles
+
+    if not NEURA.is_dir():
         return None
-    return compare_kinematics()
+    recording = load_recording()
+    ref = reference_angles()
+    result = GaitPipeline(height_m=1.75).run(recording)
+    kin = result.kinematics
+    if kin is None:
+        return {"error": "no kinematics", "warnings": list(result.warnings)}
+    st = kin.strides
+    out: dict[str, Any] = {"warnings": list(result.warnings), "strides_detected": int(st.start_idx.size)}
+    used = st.pelvis_used
+    ref_series = np.concatenate([ref.pelvis_angles_deg, ref.hip_flexion_deg.T], axis=-1)
+    rc = time_normalize(ref_series, st.start_idx, st.stop_idx, n_points=101, endpoint=True)
+    ryaw = rc[..., 2] - np.linspace(rc[:, :1, 2], rc[:, -1:, 2], 101, axis=1)[..., 0]
+    for k, (name, est) in enumerate(
+        (("tilt", st.tilt_rom_deg), ("obliquity", st.obliquity_rom_deg), ("rotation", st.rotation_rom_deg))
+    ):
+        ref_rom = np.ptp(ryaw if k == 2 else rc[..., k], axis=1)
+        out[f"pelvis_{name}_rom"] = {
+            "imu_deg": [round(float(x), 2) for x in est[used]],
+            "vicon_deg": [round(float(x), 2) for x in ref_rom[used]],
+            "median_error_deg": round(float(np.median(est[used] - ref_rom[used])), 2) if used.any() else None,
+        }
+    mask = np.zeros(recording.n_samples, dtype=bool)
+    for a, b in zip(st.start_idx[used], st.stop_idx[used], strict=True):
+        mask[a : b + 1] = True
+    for k, name in enumerate(("tilt", "obliquity")):
+        if mask.any():
+            r = np.corrcoef(kin.pelvis_deg[mask, k], ref.pelvis_angles_deg[mask, k])[0, 1]
+            out[f"pelvis_{name}_r"] = round(float(r), 3)
+    for row, side in enumerate(("left", "right")):
+        sel = st.hip_used & (st.side == row)
+        if not kin.hip_available[row] or not sel.any():
+            out[f"hip_{side}"] = None
+            continue
+        ref_rom = np.ptp(rc[sel][..., 3 + row], axis=1)
+        hmask = np.zeros(recording.n_samples, dtype=bool)
+        for a, b in zip(st.start_idx[sel], st.stop_idx[sel], strict=True):
+            hmask[a : b + 1] = True
+        r = np.corrcoef(kin.hip_flexion_deg[row, hmask], ref.hip_flexion_deg[row, hmask])[0, 1]
+        out[f"hip_{side}"] = {
+            "sagittal_rom_imu_deg": [round(float(x), 2) for x in st.hip_sagittal_rom_deg[sel]],
+            "sagittal_rom_vicon_deg": [round(float(x), 2) for x in ref_rom],
+            "median_rom_error_deg": round(float(np.median(st.hip_sagittal_rom_deg[sel] - ref_rom)), 2),
+            "r": round(float(r), 3),
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         "neura": neura(),
     }
     args.out.write_text(json.dumps(result, indent=1))
-    for label, table in (("all", result["simulated"]["all"]), ("without standing", result["simulated"]["without_standing"])):
+    for label, table in (
+        ("all", result["simulated"]["all"]),
+        ("without standing", result["simulated"]["without_standing"]),
+    ):
         print(f"\nSimulated walkers ({label}):")
         print("| quantity | median abs | p90 abs | max abs | n |\n|---|---|---|---|---|")
         for name, t in table.items():
