@@ -30,9 +30,11 @@ test: lint typecheck unit
 
 validate: $(STAMP)
 	$(BIN)/python scripts/validate_events.py
+	$(BIN)/python scripts/validate_kinematics.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_kinematics.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
