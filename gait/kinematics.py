@@ -3,7 +3,8 @@
 Method (each step vectorised over samples or strides; no Python loop per sample):
 
 1. **Orientation** of every sensor from :mod:`gait.orientation` (VQF, magnetometer-free): absolute inclination,
-   drifting heading.
+   drifting heading; the inclination's slow error is levelled over one stride of steady straight walking
+   (:func:`gait.orientation.level_over_strides`).
 2. **Sensor-to-segment calibration**, for sensors mounted any way round:
 
    * pelvis: ``si`` = gravity during quiet standing, so the standing posture is zero tilt and obliquity (CLINICAL.md
@@ -43,14 +44,14 @@ from typing import Any, Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
+from scipy import ndimage, stats
 from scipy.spatial.transform import Rotation
 
 from gait.bouts import runs
 from gait.errors import AnalysisError
 from gait.frames import AP, ML, SI
-from gait.orientation import Orientation, OrientationEstimator, level_over_strides
-from gait.preprocess import time_normalize
+from gait.orientation import Orientation, OrientationEstimator, level_over_strides, quat_multiply
+from gait.preprocess import spans_clear, spans_mask, time_normalize
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH
 
 __all__ = [
@@ -180,6 +181,15 @@ def standing_reference(
     return best
 
 
+def _standing_up(acc_mps2: FloatArray, standing: tuple[int, int]) -> tuple[FloatArray, float, float]:
+    """Up in sensor coordinates over a standing period, the spread of gravity's direction (SD, deg) and the
+    stillness quality it gives (1 at 0°, 0 from 3° of spread)."""
+    segment = acc_mps2[standing[0] : standing[1]]
+    up = _unit(segment.mean(axis=-2))
+    spread_deg = float(np.std(_angle_deg(segment, up[None, :])))
+    return up, spread_deg, float(np.clip(1.0 - spread_deg / 3.0, 0.0, 1.0))
+
+
 def calibrate_pelvis(
     acc_mps2: FloatArray,
     *,
@@ -205,10 +215,7 @@ def calibrate_pelvis(
     """
     notes: list[str] = []
     if standing is not None:
-        segment = acc_mps2[standing[0] : standing[1]]
-        up = _unit(segment.mean(axis=-2))
-        spread_deg = float(np.degrees(np.std(_angle_deg(segment, up[None, :]) * np.pi / 180.0)))
-        still_quality = float(np.clip(1.0 - spread_deg / 3.0, 0.0, 1.0))
+        up, spread_deg, still_quality = _standing_up(acc_mps2, standing)
         method: CalibrationMethod = "standing"
         if still_quality < 0.8:
             notes.append(f"the standing period was not still (gravity direction varied by {spread_deg:.1f}° SD)")
@@ -219,12 +226,6 @@ def calibrate_pelvis(
     if direction_confidence < 0.5:
         notes.append(f"walking direction uncertain (confidence {direction_confidence:.2f})")
     return SegmentCalibration(PELVIS, rotation, method, float(min(still_quality, direction_confidence)), tuple(notes))
-
-
-def _skewness(x: FloatArray) -> float:
-    x = x - x.mean()
-    sd = x.std()
-    return float(np.mean(x**3) / sd**3) if sd > 0 else 0.0
 
 
 def calibrate_thigh(
@@ -259,7 +260,7 @@ def calibrate_thigh(
     if dominance_quality < 0.5:
         notes.append(f"no dominant flexion axis (share of rotation {dominance:.2f}): is the sensor on the thigh?")
     # Flexion is a rotation about −ml; the swing's flexion burst makes the flexion rate positively skewed.
-    skew = _skewness(-(g @ axis))
+    skew = float(np.nan_to_num(stats.skew(-(g @ axis))))
     if skew < 0:
         axis, skew = -axis, -skew
     sign_quality = float(np.clip(skew / 0.4, 0.0, 1.0))
@@ -267,10 +268,7 @@ def calibrate_thigh(
         notes.append(f"flexion and extension could not be told apart (flexion-rate skewness {skew:.2f})")
     method: CalibrationMethod
     if standing is not None:
-        segment = acc_mps2[standing[0] : standing[1]]
-        up = _unit(segment.mean(axis=-2))
-        spread_deg = float(np.std(_angle_deg(segment, up[None, :])))
-        still_quality = float(np.clip(1.0 - spread_deg / 3.0, 0.0, 1.0))
+        up, _, still_quality = _standing_up(acc_mps2, standing)
         method = "standing"
         off_plane_deg = float(np.degrees(np.arcsin(np.clip(abs(axis @ up), 0.0, 1.0))))
         if off_plane_deg > 20.0:
@@ -537,18 +535,11 @@ class KinematicsEstimator:
         calibration: SegmentCalibration,
         acc_mps2: FloatArray,
         stride_samples: int,
-        steady: BoolArray,
+        steady: BoolArray | None,
     ) -> Rotation:
         levelled = level_over_strides(orientation.quat_xyzw, acc_mps2, stride_samples, steady=steady)
-        return Rotation.from_quat(levelled) * Rotation.from_matrix(calibration.rotation).inv()
-
-    def _steady(self, orientation: Orientation, sampling_rate_hz: float, stride_samples: int) -> BoolArray:
-        """Samples whose one-stride window has no turning (heading rate below 10 deg/s)."""
-        yaw = np.unwrap(Rotation.from_quat(orientation.quat_xyzw).as_euler("ZXY")[:, 0])
-        heading = ndimage.uniform_filter1d(yaw, max(3, stride_samples), mode="nearest")
-        turning = np.abs(np.degrees(np.gradient(heading)) * sampling_rate_hz) > 10.0
-        grown = ndimage.binary_dilation(turning, structure=np.ones(max(3, stride_samples) | 1, dtype=bool))
-        return np.asarray(~grown, dtype=bool)
+        segment_to_sensor = Rotation.from_matrix(calibration.rotation).inv().as_quat()
+        return Rotation.from_quat(quat_multiply(levelled, segment_to_sensor))
 
     def angles(
         self,
@@ -571,8 +562,8 @@ class KinematicsEstimator:
             Typical stride length in samples: the inclination is levelled over one stride
             (:func:`gait.orientation.level_over_strides`) and the heading is the yaw averaged over one stride.
         steady : ndarray of bool, shape (n,), optional
-            Samples of steady straight walking, where the levelling may trust the one-stride mean acceleration
-            (not while starting, stopping or turning); default: every sample not near a turn.
+            Samples whose one-stride window is steady straight walking, where the levelling may trust the mean
+            acceleration (not while starting, stopping or turning); default: every sample.
 
         Returns
         -------
@@ -583,8 +574,6 @@ class KinematicsEstimator:
         hip_flexion_deg, hip_frontal_deg, thigh_inclination_deg : ndarray, shape (2, n)
             NaN rows for absent thighs.
         """
-        turn_free = self._steady(orientations[PELVIS], sampling_rate_hz, stride_samples)
-        steady = turn_free if steady is None else steady & turn_free
         pelvis = self._segment(orientations[PELVIS], calibrations[PELVIS], acc_mps2[PELVIS], stride_samples, steady)
         euler = pelvis.as_euler("ZXY", degrees=True)
         yaw = np.degrees(np.unwrap(np.radians(euler[:, 0])))
@@ -608,11 +597,8 @@ class KinematicsEstimator:
             z_s = ndimage.uniform_filter1d(z.real, window, mode="nearest") + 1j * ndimage.uniform_filter1d(
                 z.imag, window, mode="nearest"
             )
-            delta = np.angle(z_s)
-            s_earth = thigh.apply(np.eye(3)[SI])  # long axis, towards the hip
-            c, s = np.cos(delta), np.sin(delta)
-            s_aligned = np.stack([c * s_earth[:, 0] - s * s_earth[:, 1], s * s_earth[:, 0] + c * s_earth[:, 1],
-                                  s_earth[:, 2]], axis=-1)  # fmt: skip
+            about_z = np.angle(z_s)[:, None] * np.eye(3)[SI]
+            s_aligned = Rotation.from_rotvec(about_z).apply(thigh.apply(np.eye(3)[SI]))  # long axis, to the hip
             s_pelvis = pelvis.inv().apply(s_aligned)
             hip_flex[row] = -np.degrees(np.arctan2(s_pelvis[:, AP], s_pelvis[:, SI]))
             ml_sign = 1.0 if row == 0 else -1.0
@@ -719,7 +705,8 @@ class KinematicsEstimator:
 
         usable_cal = {k: v for k, v in calibrations.items() if k == PELVIS or thigh_ok[_THIGHS.index(k)]}
         # Steady walking: straight strides at least one stride away from the start and the end of their bout
-        # (starting and stopping accelerate the body, which the levelling would take for a tilt).
+        # (starting, stopping and turning accelerate the body, which the levelling would take for a tilt), shrunk
+        # by half a stride so that every trusted sample's one-stride window lies inside steady walking.
         n = acc_mps2[PELVIS].shape[0]
         steady = np.zeros(n, dtype=bool)
         if m:
@@ -732,10 +719,8 @@ class KinematicsEstimator:
                 & (start >= first[stride_bout] + stride_samples)
                 & (stop <= last[stride_bout] - stride_samples)
             )
-            edges = np.zeros(n + 1, dtype=np.int64)
-            np.add.at(edges, start[core], 1)
-            np.add.at(edges, stop[core] + 1, -1)
-            steady = np.cumsum(edges[:-1]) > 0
+            window = np.ones(max(3, stride_samples) | 1, dtype=bool)
+            steady = ndimage.binary_erosion(spans_mask(n, start[core], stop[core]), structure=window)
         pelvis_deg, yaw, hip_flex, hip_frontal, thigh_incl = self.angles(
             acc_mps2, orientations, usable_cal, fs, stride_samples=stride_samples, steady=steady
         )
@@ -770,12 +755,7 @@ class KinematicsEstimator:
                     " check the thigh labels and the side assignment"
                 )
 
-        # Per-stride usability.
-        def clean(mask: BoolArray) -> BoolArray:
-            cum_bad = np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
-            return np.asarray((cum_bad[stop + 1] - cum_bad[start]) == 0, dtype=bool)
-
-        pelvis_clean = clean(usable[PELVIS]) if m else np.zeros(0, dtype=bool)
+        pelvis_clean = spans_clear(~usable[PELVIS], start, stop)
         base = stride_straight & pelvis_clean
         pelvis_moved = self._moved(acc_mps2[PELVIS], None, start, stop, base)
         pelvis_reason = np.full(m, "", dtype=object)
@@ -831,10 +811,10 @@ class KinematicsEstimator:
                 hip_reason[mine] = "no usable thigh sensor" if not present[row] else "thigh calibration too poor"
                 continue
             name = _THIGHS[row]
-            thigh_clean = clean(usable[name]) if m else np.zeros(0, dtype=bool)
+            thigh_clean = spans_clear(~usable[name], start, stop)
             moved = self._moved(acc_mps2[name], gyr_dps[name], start, stop, base & thigh_clean & mine)
             r = hip_reason
-            r[mine & (r == "")] = np.where(pelvis_reason[mine & (r == "")] != "", pelvis_reason[mine & (r == "")], "")
+            r[mine & (r == "")] = pelvis_reason[mine & (r == "")]
             r[mine & (r == "") & ~thigh_clean] = "gap in the thigh data"
             newly_moved = mine & (r == "") & moved
             r[newly_moved] = "thigh sensor moved"

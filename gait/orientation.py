@@ -29,7 +29,7 @@ from vqf import VQF
 
 from gait.errors import AnalysisError
 
-__all__ = ["Orientation", "OrientationEstimator", "level_over_strides"]
+__all__ = ["Orientation", "OrientationEstimator", "level_over_strides", "quat_multiply"]
 
 FloatArray = NDArray[np.float64]
 
@@ -128,6 +128,35 @@ class OrientationEstimator:
         )
 
 
+def quat_multiply(a_xyzw: FloatArray, b_xyzw: FloatArray) -> FloatArray:
+    """Hamilton product ``a ⊗ b`` of quaternions (scalar last), broadcast over leading axes: the rotation ``b``
+    then ``a``, as ``Rotation(a) * Rotation(b)``.
+
+    scipy's ``Rotation.__mul__`` (1.17) takes about 0.23 s for 360 000 pairs; this whole-array product takes a
+    few ms, and the kinematics compose every sample's orientation several times.
+
+    Parameters
+    ----------
+    a_xyzw, b_xyzw : ndarray, shape (..., 4)
+
+    Returns
+    -------
+    ndarray, shape (..., 4)
+        Unit quaternions when the inputs are.
+    """
+    ax, ay, az, aw = np.moveaxis(np.asarray(a_xyzw, dtype=np.float64), -1, 0)
+    bx, by, bz, bw = np.moveaxis(np.asarray(b_xyzw, dtype=np.float64), -1, 0)
+    return np.stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        axis=-1,
+    )
+
+
 def level_over_strides(
     quat_xyzw: FloatArray, acc_mps2: FloatArray, window_samples: int, *, steady: NDArray[np.bool_] | None = None
 ) -> FloatArray:
@@ -175,5 +204,4 @@ def level_over_strides(
         idx = np.arange(len(rotvec))
         for k in range(2):  # the z component is zero
             rotvec[~steady, k] = np.interp(idx[~steady], idx[steady], rotvec[steady, k])
-    out = (Rotation.from_rotvec(rotvec) * rot).as_quat()
-    return np.asarray(out, dtype=np.float64)
+    return quat_multiply(Rotation.from_rotvec(rotvec).as_quat(), quat_xyzw)

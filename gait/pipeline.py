@@ -19,7 +19,7 @@ from gait.errors import AnalysisError
 from gait.events import PelvisEventDetector
 from gait.frames import AP, GRAVITY_MPS2, SI
 from gait.kinematics import KinematicsEstimator, KinematicsResult
-from gait.preprocess import bridge_gaps, bridgeable
+from gait.preprocess import bridge_gaps, bridgeable, spans_clear, spans_mask
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
 from gait.spatiotemporal import (
     DEFAULT_PENDULUM_FACTOR,
@@ -127,12 +127,11 @@ class GaitResult:
 
 def _split_at_gaps(bouts: list[WalkingBout], usable: NDArray[np.bool_], min_steps: int) -> list[WalkingBout]:
     """Split bouts wherever a step interval contains unusable samples."""
-    cum_bad = np.concatenate(([0], np.cumsum(~usable, dtype=np.int64)))
+    unusable = ~usable
     out: list[WalkingBout] = []
     for bout in bouts:
         s = bout.step_idx
-        clean = (cum_bad[s[1:] + 1] - cum_bad[s[:-1]]) == 0
-        for a, b in runs(clean):
+        for a, b in runs(spans_clear(unusable, s[:-1], s[1:])):
             part = s[a : b + 1]
             if part.size >= min_steps:
                 out.append(WalkingBout(step_idx=part, closing_step=bout.closing_step and b + 1 == s.size))
@@ -393,11 +392,8 @@ class GaitPipeline:
                 acc[name] = bridge_gaps(recording.acc_mps2[i], valid)
                 gyr[name] = bridge_gaps(recording.gyr_dps[i], valid)
                 usable[name] = bridgeable(valid, max_gap_samples=round(self.max_bridged_gap_s * fs))
-        delta = np.zeros(recording.n_samples + 1, dtype=np.int64)
         straight = strides.straight
-        np.add.at(delta, strides.start_idx[straight], 1)
-        np.add.at(delta, strides.stop_idx[straight] + 1, -1)
-        walking = np.cumsum(delta[:-1]) > 0
+        walking = spans_mask(recording.n_samples, strides.start_idx[straight], strides.stop_idx[straight])
         if up_walking is None:
             sel = walking & pelvis_usable
             up_walking = pelvis_acc[sel].mean(axis=0) if sel.any() else alignment.rotation[SI]

@@ -22,6 +22,8 @@ __all__ = [
     "bridgeable",
     "lowpass",
     "nominal_rate_hz",
+    "spans_clear",
+    "spans_mask",
     "time_normalize",
     "to_common_time_base",
 ]
@@ -154,6 +156,22 @@ def bridgeable(valid: NDArray[np.bool_], *, max_gap_samples: int) -> NDArray[np.
     interior[: np.argmax(ok)] = False
     interior[n - np.argmax(ok[::-1]) :] = False
     return np.asarray(ok | ((run_len <= max_gap_samples) & interior), dtype=bool)
+
+
+def spans_clear(
+    flagged: NDArray[np.bool_], start_idx: NDArray[np.int64], stop_idx: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """Whether each span ``[start, stop]`` (inclusive; spans may overlap) holds no flagged sample, shape (m,)."""
+    cum = np.concatenate(([0], np.cumsum(flagged, dtype=np.int64)))
+    return np.asarray((cum[stop_idx + 1] - cum[start_idx]) == 0, dtype=bool)
+
+
+def spans_mask(n_samples: int, start_idx: NDArray[np.int64], stop_idx: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Samples covered by at least one span ``[start, stop]`` (inclusive; spans may overlap), shape (n_samples,)."""
+    edges = np.zeros(n_samples + 1, dtype=np.int64)
+    np.add.at(edges, start_idx, 1)
+    np.add.at(edges, stop_idx + 1, -1)
+    return np.asarray(np.cumsum(edges[:-1]) > 0, dtype=bool)
 
 
 def bridge_gaps(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:

@@ -87,7 +87,7 @@ def _spatiotemporal(summary: SpatiotemporalSummary) -> dict[str, Any]:
 def _curves_dict(curves: CycleCurves) -> dict[str, Any]:
     return {
         "n_strides": curves.n_strides,
-        "percent_cycle": list(range(curves.mean_deg.shape[0])) if curves.mean_deg.shape[0] == 101 else None,
+        "percent_cycle": [round(x, 2) for x in np.linspace(0.0, 100.0, curves.mean_deg.shape[0]).tolist()],
         **{
             name: {
                 "mean_deg": [_num(x) for x in curves.mean_deg[:, k]],

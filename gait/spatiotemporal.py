@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy import signal
 
 from gait.frames import AP, ML, SI
-from gait.preprocess import time_normalize
+from gait.preprocess import spans_clear, time_normalize
 
 __all__ = [
     "StepTable",
@@ -209,8 +209,7 @@ def step_table(
     stop = ic_idx[1:][same_bout]
     time_s = (stop - start) / sampling_rate_hz
     length = step_length_m[1:][same_bout]
-    cum_turn = np.concatenate(([0], np.cumsum(turning, dtype=np.int64)))
-    straight = (cum_turn[stop + 1] - cum_turn[start]) == 0
+    straight = spans_clear(turning, start, stop)
     return StepTable(
         start_idx=start.astype(np.int64),
         stop_idx=stop.astype(np.int64),
@@ -266,8 +265,7 @@ def stride_table(
     valid_fc = (fc_contra > start) & (fc_own > mid) & (fc_own < stop)
     stance = np.where(valid_fc, 100.0 * (fc_own - start) / stride_n, np.nan)
     double = np.where(valid_fc, 100.0 * ((fc_contra - start) + (fc_own - mid)) / stride_n, np.nan)
-    cum_turn = np.concatenate(([0], np.cumsum(turning, dtype=np.int64)))
-    straight = (cum_turn[stop + 1] - cum_turn[start]) == 0
+    straight = spans_clear(turning, start, stop)
     return StrideTable(
         start_idx=start.astype(np.int64),
         stop_idx=stop.astype(np.int64),

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gait.pipeline import GaitPipeline  # noqa: E402
-from gait.preprocess import time_normalize  # noqa: E402
+from gait.preprocess import spans_mask, time_normalize  # noqa: E402
 from hardware.simulator.walker import DEFAULT_SCHEDULE, PRESETS, simulate_session  # noqa: E402
 
 
@@ -85,9 +85,7 @@ def simulated_subject(k: int) -> dict[str, Any]:
     if kin.mean_tilt_available:
         out["mean_tilt_err_deg"] = float(np.median(st.mean_tilt_deg[used] - tc[used][..., 0].mean(axis=1)))
     # Per-sample RMSE over used strides (mean-free without standing).
-    mask = np.zeros(truth.walking.size, dtype=bool)
-    for a, b in zip(st.start_idx[used], st.stop_idx[used], strict=True):
-        mask[a : b + 1] = True
+    mask = spans_mask(truth.walking.size, st.start_idx[used], st.stop_idx[used])
     e = kin.pelvis_deg[mask, :2] - truth.pelvis_angles_deg[mask, :2]
     if not kin.mean_tilt_available:
         e = e - e.mean(axis=0)
@@ -103,9 +101,7 @@ def simulated_subject(k: int) -> dict[str, Any]:
             true_ext = np.maximum(0.0, -flex.min(axis=1))
             out[f"hip_{side}_peak_ext_err_deg"] = float(np.median(st.hip_peak_extension_deg[sel] - true_ext))
             out[f"hip_{side}_peak_flex_err_deg"] = float(np.median(st.hip_peak_flexion_deg[sel] - flex.max(axis=1)))
-        hmask = np.zeros(truth.walking.size, dtype=bool)
-        for a, b in zip(st.start_idx[sel], st.stop_idx[sel], strict=True):
-            hmask[a : b + 1] = True
+        hmask = spans_mask(truth.walking.size, st.start_idx[sel], st.stop_idx[sel])
         eh = kin.hip_flexion_deg[row, hmask] - truth.hip_flexion_deg[row, hmask]
         if not kin.hip_absolute_available[row]:
             eh = eh - eh.mean()
@@ -168,9 +164,7 @@ def neura() -> dict[str, Any] | None:
             "vicon_deg": [round(float(x), 2) for x in ref_rom[used]],
             "median_error_deg": round(float(np.median(est[used] - ref_rom[used])), 2) if used.any() else None,
         }
-    mask = np.zeros(recording.n_samples, dtype=bool)
-    for a, b in zip(st.start_idx[used], st.stop_idx[used], strict=True):
-        mask[a : b + 1] = True
+    mask = spans_mask(recording.n_samples, st.start_idx[used], st.stop_idx[used])
     for k, name in enumerate(("tilt", "obliquity")):
         if mask.any():
             r = np.corrcoef(kin.pelvis_deg[mask, k], ref.pelvis_angles_deg[mask, k])[0, 1]
@@ -181,9 +175,7 @@ def neura() -> dict[str, Any] | None:
             out[f"hip_{side}"] = None
             continue
         ref_rom = np.ptp(rc[sel][..., 3 + row], axis=1)
-        hmask = np.zeros(recording.n_samples, dtype=bool)
-        for a, b in zip(st.start_idx[sel], st.stop_idx[sel], strict=True):
-            hmask[a : b + 1] = True
+        hmask = spans_mask(recording.n_samples, st.start_idx[sel], st.stop_idx[sel])
         r = np.corrcoef(kin.hip_flexion_deg[row, hmask], ref.hip_flexion_deg[row, hmask])[0, 1]
         out[f"hip_{side}"] = {
             "sagittal_rom_imu_deg": [round(float(x), 2) for x in st.hip_sagittal_rom_deg[sel]],

@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from gait.kinematics import KinematicsEstimator
-from gait.orientation import OrientationEstimator, level_over_strides
+from gait.orientation import OrientationEstimator, level_over_strides, quat_multiply
 from gait.pipeline import GaitPipeline, GaitResult
 from gait.preprocess import time_normalize
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
@@ -201,3 +201,14 @@ def test_time_normalize_endpoint_matches_a_loop(n_points: int) -> None:
         pos = np.linspace(a, b, n_points)
         for col in range(2):
             assert np.allclose(fast[j, :, col], np.interp(pos, np.arange(300), x[:, col]))
+
+
+def test_quat_multiply_matches_scipy_composition() -> None:
+    a = Rotation.random(50, random_state=0)
+    b = Rotation.random(50, random_state=1)
+    fast = Rotation.from_quat(quat_multiply(a.as_quat(), b.as_quat()))
+    for i in range(50):
+        assert np.degrees(((a[i] * b[i]).inv() * fast[i]).magnitude()) < 1e-9
+    single = Rotation.random(random_state=2)
+    broadcast = Rotation.from_quat(quat_multiply(a.as_quat(), single.as_quat()))
+    assert np.degrees(((a * single).inv() * broadcast).magnitude()).max() < 1e-9
