@@ -81,7 +81,7 @@ def _canonical_uuid(what: str, value: str) -> str:
     except (TypeError, ValueError, AttributeError):
         raise ProfileError(f"{what}: expected a 128-bit UUID string, got {value!r}") from None
     if str(parsed) != value:
-        raise ProfileError(f"{what}: expected the canonical lower-case form {str(parsed)!r}, got {value!r}")
+        raise ProfileError(f"{what}: expected the canonical lower-case UUID form {str(parsed)!r}, got {value!r}")
     return value
 
 
