@@ -241,6 +241,7 @@ class VirtualSensor:
         )
         self._burst_left = 0
         self._replies: list[tuple[float, bytes]] = []
+        self._outbox: list[Emission] = []
         self._power_up(boot_s, self.clock.offset_us)
         self.now_s = boot_s
 
@@ -312,8 +313,9 @@ class VirtualSensor:
         PacketError
             If the bytes are not a command (the firmware ignores them; the caller decides whether to count it).
         """
-        self.poll(host_s)
         cmd = decode_command(data)
+        before = self.poll(host_s)  # what was sent before the command still reaches the host, on the next poll
+        self._outbox.extend(before)
         if cmd.command is Command.START:
             if not self.streaming:
                 self.streaming = True
@@ -345,7 +347,8 @@ class VirtualSensor:
 
         Packets lost to faults are not returned; they are in :attr:`log`.
         """
-        out: list[Emission] = []
+        out = list(self._outbox)
+        self._outbox.clear()
         while True:
             horizon = host_s
             event = self._events[0] if self._events and self._events[0][0] <= host_s else None
