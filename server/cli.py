@@ -30,6 +30,8 @@ from firmware_bridge.errors import BridgeError
 from firmware_bridge.readers.csv_format import read_recording
 from gait.errors import GaitError
 from gait.recording import KNOWN_PLACEMENTS, PELVIS
+from hardware.errors import HardwareError
+from server.simulate_cmd import add_simulate_parser
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Wearable gait and pelvic-compensation analysis after lumbar spinal fusion.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    add_simulate_parser(commands)
     analyze = commands.add_parser(
         "analyze",
         help="analyse recorded sensor files",
@@ -265,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
         status: int = args.handler(args)
-    except (UsageError, BridgeError, GaitError) as exc:
+    except (UsageError, BridgeError, HardwareError, GaitError) as exc:
         _error(exc)
         return EXIT_USAGE
     except KeyboardInterrupt:

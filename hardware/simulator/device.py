@@ -161,6 +161,8 @@ class FaultLog:
     duplicated_seq: list[int] = field(default_factory=list)
     disconnects_s: list[float] = field(default_factory=list)
     reboots_s: list[float] = field(default_factory=list)
+    #: ``(first sample_idx, n_samples)`` taken but not streamed between a stop (STOP, disconnect) and the next START.
+    not_streamed: list[tuple[int, int]] = field(default_factory=list)
 
     def lost_samples(self) -> int:
         """IMU samples lost on the link."""
@@ -260,6 +262,7 @@ class VirtualSensor:
         self.streaming = False
         self._next_k = 0  # first sample of the next packet
         self._next_status_s = math.inf
+        self._streamed_since_boot = False
 
     @property
     def link_up(self) -> bool:
@@ -319,7 +322,11 @@ class VirtualSensor:
         if cmd.command is Command.START:
             if not self.streaming:
                 self.streaming = True
-                self._next_k = max(self._next_k, self._first_k_after(host_s))
+                k_start = self._first_k_after(host_s)
+                if self._streamed_since_boot and k_start > self._next_k:
+                    self.log.not_streamed.append((self._next_k, k_start - self._next_k))
+                self._next_k = max(self._next_k, k_start)
+                self._streamed_since_boot = True
                 self._replies.append((host_s, self._status(host_s)))
                 self._next_status_s = host_s + self.status_period_s
         elif cmd.command is Command.STOP:
