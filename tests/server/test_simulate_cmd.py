@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import subprocess
@@ -42,10 +43,8 @@ def test_live_mode_prints_endpoints_and_streams() -> None:
             data = b""
             deadline = time.monotonic() + 1.0
             while time.monotonic() < deadline:
-                try:
+                with contextlib.suppress(TimeoutError):
                     data += conn.recv(65536)
-                except TimeoutError:
-                    pass
         got = decode_packets(Deframer().feed(data))
         assert len(got.imu) > 20 and set(got.imu.sensor_id.tolist()) == {0}
     finally:
