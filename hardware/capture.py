@@ -252,7 +252,8 @@ class Capture:
             Decode only records from these sources. Default: every source except :attr:`Source.HOST_COMMAND`,
             whose records are commands, not packets.
         """
-        keep = {int(s) for s in (sources or (Source.BLE, Source.SERIAL, Source.RELAY))}
+        keep = [int(s) for s in (sources or (Source.BLE, Source.SERIAL, Source.RELAY))]
+        wanted_all = np.isin(self.source, keep)
         buf = np.frombuffer(self.data, dtype=np.uint8)
         by_length: dict[int, list[tuple[NDArray[np.uint8], IntArray]]] = {}
         for first, count, head, length in self._runs:
@@ -263,7 +264,7 @@ class Capture:
                 writeable=False,
             )
             pos = np.arange(first, first + count, dtype=np.int64)
-            wanted = np.isin(self.source[pos], list(keep))
+            wanted = wanted_all[first : first + count]
             if not wanted.all():
                 rows, pos = rows[wanted], pos[wanted]
             if len(pos):

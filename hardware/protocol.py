@@ -184,6 +184,7 @@ class SensorConfig:
         )
 
     @classmethod
+    @functools.cache
     def from_cfg(cls, cfg: int) -> SensorConfig:
         """Read a ``cfg`` byte; reserved codes raise :class:`PacketError`."""
         rate_code, acc_code, gyr_code = cfg & 0x07, (cfg >> 3) & 0x03, (cfg >> 5) & 0x07
@@ -664,9 +665,18 @@ class ImuBatch:
 
     def physical(self) -> tuple[FloatArray, FloatArray]:
         """``(acc_mps2, gyr_dps)``, each ``(n_samples, 3)``, scaled by each packet's own ``cfg``."""
-        cfg = self.cfg[self.packet_of_sample()]
-        c = self.counts.astype(np.float64)
-        return c[:, :3] * _ACC_SCALE[cfg][:, None], c[:, 3:] * _GYR_SCALE[cfg][:, None]
+        cfgs = np.unique(self.cfg)
+        if cfgs.size <= 1:  # the usual case: one configuration for the whole batch
+            acc_scale = float(_ACC_SCALE[cfgs[0]]) if cfgs.size else 1.0
+            gyr_scale = float(_GYR_SCALE[cfgs[0]]) if cfgs.size else 1.0
+            acc: FloatArray = self.counts[:, :3] * np.float64(acc_scale)
+            gyr: FloatArray = self.counts[:, 3:] * np.float64(gyr_scale)
+            return acc, gyr
+        owner = self.packet_of_sample()
+        return (
+            self.counts[:, :3] * _ACC_SCALE[self.cfg[owner]][:, None],
+            self.counts[:, 3:] * _GYR_SCALE[self.cfg[owner]][:, None],
+        )
 
     def take(self, index: ArrayLike) -> ImuBatch:
         """The packets at ``index`` (a boolean mask or integer indices), samples included, in that order."""
