@@ -190,3 +190,14 @@ def test_commands_round_trip(token: int) -> None:
         decode_command(raw[:3])
     with pytest.raises(PacketError, match="unknown command byte 0x7f"):
         decode_command(b"\x7f")
+
+
+def test_protocol_md_example_is_true() -> None:
+    """The worked example in hardware/PROTOCOL.md is what the codec writes."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "hardware" / "PROTOCOL.md").read_text()
+    example = "11 00 07 00 e8 03 00 00 40 e2 01 00 01 9a 01 00 02 00 03 00 04 00 05 00 06 00"
+    assert example in text
+    packet = encode(ImuPacket(0, 7, 1000, 123456, SensorConfig(100.0, 16, 2000), np.arange(1, 7).reshape(1, 6)))
+    assert packet[:-2] == bytes.fromhex(example)
