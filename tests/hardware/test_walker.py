@@ -655,3 +655,32 @@ def test_thigh_sagittal_gyro_matches_real_thigh_with_matched_gait() -> None:
     for k, ic in ((1, s.truth.ic_left_idx), (2, s.truth.ic_right_idx)):
         sim = np.median(sagittal_ptp_per_stride(s.recording.gyr_dps[k], ic[(ic >= a) & (ic <= b)]))
         assert 0.9 * ptps.min() <= sim <= 1.1 * ptps.max()
+
+
+@needs_data
+@pytest.mark.dataset
+def test_thigh_acceleration_range_matches_real_thigh() -> None:
+    """Thigh specific-force magnitude (rotation-free): spread and 1st/99th percentiles against the NeuRA thigh IMUs."""
+    folder = DATASETS / "neura_sparse_gaittoolbox_sample"
+    real = []
+    for side in ("L", "R"):
+        imu = _read_neura(folder / "imu" / f"S02-Trial-Walk-1-{side}_UpLeg.csv")
+        norm = np.linalg.norm(np.stack([imu[f"acc_{i}"] for i in (1, 2, 3)], axis=-1), axis=-1)
+        real.append((float(np.std(norm)), *np.percentile(norm, [1, 99])))
+    real_arr = np.array(real)
+    _, cadence, ext, flex = neura_thigh()
+    params = WalkerParams(
+        speed_mps=0.95,
+        cadence_spm=cadence,
+        hip_peak_extension_left_deg=ext,
+        hip_peak_extension_right_deg=ext,
+        hip_peak_flexion_left_deg=flex,
+        hip_peak_flexion_right_deg=flex,
+    )
+    s = simulate_session(params, schedule=SHORT, seed=1)
+    a, b = steady_window(s)
+    for k in (1, 2):
+        norm = np.linalg.norm(s.recording.acc_mps2[k, a:b], axis=-1)
+        sim = np.array([np.std(norm), *np.percentile(norm, [1, 99])])
+        lo, hi = real_arr.min(axis=0), real_arr.max(axis=0)
+        assert np.all(sim >= 0.8 * lo) and np.all(sim <= 1.2 * hi), (sim, lo, hi)
