@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from cobs import cobs
+from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -78,6 +79,10 @@ def _counts(n: int, seed: int) -> list[list[int]]:
     ]
     rows[0] = [-32768, 32767, 0, -1, 1, 256]  # the extremes and both byte orders in every packet
     return rows
+
+
+def _count_array(n: int, seed: int) -> NDArray[np.int16]:
+    return np.array(_counts(n, seed), dtype=np.int16)
 
 
 # ------------------------------------------------------------------------------------------------------------ CRC
@@ -219,15 +224,15 @@ def batch_size(rate_code: int, att_mtu: int) -> int:
 
 def packet_vectors() -> dict[str, Any]:
     imu = [
-        ("imu6_n1", ImuPacket(0, 0, 0, 0, _cfg(100.0), _counts(1, 1))),
-        ("imu6_n5_100hz", ImuPacket(1, 17, 1000, 10_000_000, _cfg(100.0), _counts(5, 2))),
-        ("imu6_n10_200hz", ImuPacket(2, 0x1234, 0x00ABCDEF, 0x7FFFFFFF, _cfg(200.0, 8, 500), _counts(10, 3))),
-        ("imu6_n41_max", ImuPacket(2, 999, 123_456_789, 3_000_000_000, _cfg(800.0, 2, 125), _counts(41, 4))),
-        ("imu6_seq_wrap_last", ImuPacket(0, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, _cfg(25.0, 4, 250), _counts(5, 5))),
-        ("imu6_seq_wrap_first", ImuPacket(0, 0x0000, 4, 0x00001387, _cfg(25.0, 4, 250), _counts(5, 6))),
+        ("imu6_n1", ImuPacket(0, 0, 0, 0, _cfg(100.0), _count_array(1, 1))),
+        ("imu6_n5_100hz", ImuPacket(1, 17, 1000, 10_000_000, _cfg(100.0), _count_array(5, 2))),
+        ("imu6_n10_200hz", ImuPacket(2, 0x1234, 0x00ABCDEF, 0x7FFFFFFF, _cfg(200.0, 8, 500), _count_array(10, 3))),
+        ("imu6_n41_max", ImuPacket(2, 999, 123_456_789, 3_000_000_000, _cfg(800.0, 2, 125), _count_array(41, 4))),
+        ("imu6_seq_wrap_last", ImuPacket(0, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, _cfg(25.0, 4, 250), _count_array(5, 5))),
+        ("imu6_seq_wrap_first", ImuPacket(0, 0x0000, 4, 0x00001387, _cfg(25.0, 4, 250), _count_array(5, 6))),
         (
             "imu6_sensor_ff_cfg_1000dps",
-            ImuPacket(0xFF, 0x8000, 0x80000000, 0x80000000, _cfg(50.0, 16, 1000), _counts(2, 7)),
+            ImuPacket(0xFF, 0x8000, 0x80000000, 0x80000000, _cfg(50.0, 16, 1000), _count_array(2, 7)),
         ),
     ]
     others: list[tuple[str, Packet]] = [

@@ -156,6 +156,36 @@ def test_core_has_no_heap_and_no_stdio() -> None:
         assert not re.search(r"\b(malloc|calloc|realloc|free|printf|sprintf|snprintf)\s*\(", code), path.name
 
 
+BOARD = FIRMWARE / "boards" / "nrf52840_lsm6ds3"
+
+
+def test_board_layer_uses_only_the_core_api() -> None:
+    public = {p.name for p in (FIRMWARE / "core").glob("*.h")}
+    for path in sorted((BOARD / "src").glob("*.[ch]")):
+        code = path.read_text()
+        local = set(re.findall(r'#include "([^"]+)"', code)) - {p.name for p in (BOARD / "src").glob("*.h")}
+        assert local <= public, f"{path.name} includes {sorted(local - public)}"
+        assert not re.search(r"g_(ble|usb)_dev\s*(\.|->)", code), f"{path.name} reaches into fg_device_t"
+        assert "fg_test_" not in code, f"{path.name} uses a host-only test hook"
+
+
+def test_board_gatt_uuids_match_the_reference_profile() -> None:
+    try:
+        profiles = importlib.import_module("hardware.profiles")
+    except ImportError:
+        pytest.skip("hardware/profiles.py is not on this branch yet: nothing to compare the firmware UUIDs with")
+    header = (BOARD / "src" / "fg_gatt_uuids.h").read_text()
+    strings = dict(re.findall(r'#define FG_UUID_(\w+)_STR "([0-9a-f-]+)"', header))
+    service = profiles.REFERENCE_IMU.gatt[0]
+    roles = {c.role: c.uuid for c in service.characteristics}
+    assert strings == {"SERVICE": service.uuid, "DATA": roles["data_notify"], "COMMAND": roles["command_write"]}
+    for name, text in strings.items():  # the BT_UUID_128_ENCODE form says the same
+        parts = text.split("-")
+        enc = re.search(rf"#define FG_UUID_{name}_VAL BT_UUID_128_ENCODE\(([^)]*)\)", header)
+        assert enc is not None
+        assert [int(v, 16) for v in enc[1].split(",")] == [int(p, 16) for p in parts]
+
+
 def test_crc(harness: Path) -> None:
     cases = _vectors("crc16.json")["cases"]
     out = run(harness, [f"crc {_h(c['data'])}" for c in cases])
