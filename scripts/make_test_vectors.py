@@ -166,7 +166,8 @@ def cobs_vectors() -> dict[str, Any]:
     return {
         "description": "COBS from the Python cobs package (hardware.framing); frames are COBS(packet) || 00 with the "
         f"{MAX_FRAME_BYTES}-byte cap on the encoding. Decode errors: 'zero' = zero byte in the input, 'short' = a "
-        "block runs past the end.",
+        "block runs past the end (checked before the zero bytes of that block, as the package's C extension does; its "
+        "pure-Python fallback names the zero byte for zero_inside_and_past_end).",
         "max_frame_bytes": MAX_FRAME_BYTES,
         "encode": encode_cases,
         "decode": decode_cases,

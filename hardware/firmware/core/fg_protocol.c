@@ -63,10 +63,10 @@ bool fg_cfg_valid(uint8_t cfg)
 }
 
 /* Common checks of the writers; on success *out_len is cleared and the caller writes `size` bytes. */
-static fg_err_t fg_check_out(const fg_header_t *h, const void *payload, const uint8_t *out, size_t cap,
-                             size_t *out_len, size_t size)
+static fg_err_t fg_check_out(const fg_header_t *h, bool payload_ok, const uint8_t *out, size_t cap, size_t *out_len,
+                             size_t size)
 {
-    if (h == NULL || payload == NULL || out == NULL || out_len == NULL) {
+    if (h == NULL || !payload_ok || out == NULL || out_len == NULL) {
         return FG_ERR_ARG;
     }
     *out_len = 0u;
@@ -91,7 +91,7 @@ fg_err_t fg_write_imu6(const fg_header_t *h, const fg_sample_t *samples, size_t 
         }
         return FG_ERR_ARG;
     }
-    err = fg_check_out(h, samples, out, cap, out_len, FG_IMU_PACKET_SIZE(n));
+    err = fg_check_out(h, samples != NULL, out, cap, out_len, FG_IMU_PACKET_SIZE(n));
     if (err != FG_OK) {
         return err;
     }
@@ -106,7 +106,7 @@ fg_err_t fg_write_imu6(const fg_header_t *h, const fg_sample_t *samples, size_t 
 fg_err_t fg_write_sync_reply(const fg_header_t *h, const fg_sync_reply_t *r, uint8_t *out, size_t cap,
                              size_t *out_len)
 {
-    const fg_err_t err = fg_check_out(h, r, out, cap, out_len, FG_SYNC_PACKET_SIZE);
+    const fg_err_t err = fg_check_out(h, r != NULL, out, cap, out_len, FG_SYNC_PACKET_SIZE);
     uint8_t *p = out + FG_HEADER_SIZE;
 
     if (err != FG_OK) {
@@ -122,7 +122,7 @@ fg_err_t fg_write_sync_reply(const fg_header_t *h, const fg_sync_reply_t *r, uin
 
 fg_err_t fg_write_status(const fg_header_t *h, const fg_status_t *s, uint8_t *out, size_t cap, size_t *out_len)
 {
-    const fg_err_t err = fg_check_out(h, s, out, cap, out_len, FG_STATUS_PACKET_SIZE);
+    const fg_err_t err = fg_check_out(h, s != NULL, out, cap, out_len, FG_STATUS_PACKET_SIZE);
     uint8_t *p = out + FG_HEADER_SIZE;
 
     if (err != FG_OK) {
@@ -148,7 +148,7 @@ fg_err_t fg_write_status(const fg_header_t *h, const fg_status_t *s, uint8_t *ou
 fg_err_t fg_write_marker(const fg_header_t *h, uint8_t kind, uint8_t value, uint8_t *out, size_t cap,
                          size_t *out_len)
 {
-    const fg_err_t err = fg_check_out(h, out, out, cap, out_len, FG_MARKER_PACKET_SIZE);
+    const fg_err_t err = fg_check_out(h, true, out, cap, out_len, FG_MARKER_PACKET_SIZE);
     uint8_t *p = out + FG_HEADER_SIZE;
 
     if (err != FG_OK) {
