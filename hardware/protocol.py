@@ -468,8 +468,8 @@ def decode(data: bytes | bytearray | memoryview) -> Packet:
     config = SensorConfig.from_cfg(cfg)
     payload = data[HEADER_SIZE:-CRC_SIZE]
     if kind is PacketType.IMU6:
-        if n == 0:
-            raise PacketError("IMU6 packet: n is 0")
+        if not 1 <= n <= MAX_IMU_SAMPLES:
+            raise PacketError(f"IMU6 packet: n is {n}, expected 1..{MAX_IMU_SAMPLES}")
         counts = np.frombuffer(payload, dtype="<i2").reshape(n, 6).astype(np.int16)
         return ImuPacket(sensor_id, seq, sample_idx, t_us, config, counts)
     if kind is PacketType.SYNC_REPLY:
@@ -761,6 +761,9 @@ def _decode_imu_group(rows: NDArray[np.uint8], positions: IntArray) -> tuple[Imu
     """Decode IMU6 packets that all have the same length (rows ``(k, size)``) whose CRC is already checked."""
     k, size = rows.shape
     n_samples = (size - HEADER_SIZE - CRC_SIZE) // 12
+    if (size - HEADER_SIZE - CRC_SIZE) % 12 or not 1 <= n_samples <= MAX_IMU_SAMPLES:
+        reason = f"IMU6 packet of {size} bytes: expected 16 + 12·n bytes with 1 <= n <= {MAX_IMU_SAMPLES}"
+        return ImuBatch.empty(), [Rejection(int(p), reason) for p in positions]
     rec = np.ascontiguousarray(rows).view(imu_packet_dtype(n_samples)).reshape(k)
     n = rec["n"].astype(np.int64)
     cfg = rec["cfg"].astype(np.int64)

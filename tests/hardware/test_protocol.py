@@ -201,3 +201,16 @@ def test_protocol_md_example_is_true() -> None:
     assert example in text
     packet = encode(ImuPacket(0, 7, 1000, 123456, SensorConfig(100.0, 16, 2000), np.arange(1, 7).reshape(1, 6)))
     assert packet[:-2] == bytes.fromhex(example)
+
+
+@pytest.mark.parametrize("n", [0, 42])
+def test_n_out_of_range_is_rejected_by_both_decoders(n: int) -> None:
+    """A packet whose length matches n but n is 0 or above the frame limit is refused one by one and in bulk."""
+    import struct
+
+    body = struct.pack("<BBHIIBB", 0x11, 0, 1, 2, 3, n, SensorConfig().cfg) + bytes(12 * n)
+    raw = body + crc16(body).to_bytes(2, "little")
+    with pytest.raises(PacketError, match=f"n is {n}"):
+        decode(raw)
+    got = decode_packets([raw])
+    assert len(got.imu) == 0 and len(got.rejected) == 1
