@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 
 from hardware.errors import CaptureError
-from hardware.protocol import DecodedPackets, ImuBatch, Packet, Rejection, decode_rows
+from hardware.protocol import DecodedPackets, ImuBatch, Rejection, decode_rows
 
 __all__ = [
     "FORMAT_VERSION",
@@ -269,19 +269,12 @@ class Capture:
                 rows, pos = rows[wanted], pos[wanted]
             if len(pos):
                 by_length.setdefault(length, []).append((rows, pos))
-        batches: list[ImuBatch] = []
-        others: list[tuple[int, Packet]] = []
-        rejected: list[Rejection] = []
+        decoded = []
         for length, parts in sorted(by_length.items()):
             rows = np.concatenate([r for r, _ in parts]) if len(parts) > 1 else parts[0][0]
             pos = np.concatenate([p for _, p in parts])
-            got = decode_rows(rows, pos) if length else _empty_packets(pos)
-            batches.append(got.imu)
-            others += got.others
-            rejected += got.rejected
-        others.sort(key=lambda o: o[0])
-        rejected.sort(key=lambda r: r.position)
-        return DecodedPackets(ImuBatch.concat(batches), tuple(others), tuple(rejected))
+            decoded.append(decode_rows(rows, pos) if length else _empty_packets(pos))
+        return DecodedPackets.merge(decoded)
 
 
 def _empty_packets(pos: IntArray) -> DecodedPackets:

@@ -756,6 +756,13 @@ class DecodedPackets:
     others: tuple[tuple[int, Packet], ...] = ()
     rejected: tuple[Rejection, ...] = ()
 
+    @classmethod
+    def merge(cls, parts: Sequence[DecodedPackets]) -> DecodedPackets:
+        """Join results decoded in parts (e.g. one per packet length), everything in input-position order."""
+        others = sorted((o for p in parts for o in p.others), key=lambda o: o[0])
+        rejected = sorted((r for p in parts for r in p.rejected), key=lambda r: r.position)
+        return cls(ImuBatch.concat([p.imu for p in parts]), tuple(others), tuple(rejected))
+
 
 def _decode_imu_group(rows: NDArray[np.uint8], positions: IntArray) -> tuple[ImuBatch, list[Rejection]]:
     """Decode IMU6 packets that all have the same length (rows ``(k, size)``) whose CRC is already checked."""
@@ -833,17 +840,9 @@ def decode_packets(packets: Sequence[bytes | bytearray | memoryview]) -> Decoded
     order. A packet that fails is listed in ``rejected`` with the reason and never stops the others.
     """
     lengths = np.fromiter((len(p) for p in packets), dtype=np.int64, count=len(packets))
-    batches: list[ImuBatch] = []
-    others: list[tuple[int, Packet]] = []
-    rejected: list[Rejection] = []
+    parts = []
     for size in np.unique(lengths):
         pos = np.flatnonzero(lengths == size)
         buf = b"".join([packets[int(i)] for i in pos])
-        rows = np.frombuffer(buf, dtype=np.uint8).reshape(len(pos), int(size))
-        got = decode_rows(rows, pos)
-        batches.append(got.imu)
-        others += got.others
-        rejected += got.rejected
-    others.sort(key=lambda o: o[0])
-    rejected.sort(key=lambda r: r.position)
-    return DecodedPackets(ImuBatch.concat(batches), tuple(others), tuple(rejected))
+        parts.append(decode_rows(np.frombuffer(buf, dtype=np.uint8).reshape(len(pos), int(size)), pos))
+    return DecodedPackets.merge(parts)

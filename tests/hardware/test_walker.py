@@ -604,6 +604,19 @@ def neura_thigh() -> tuple[NDArray[np.float64], float, float, float]:
     return np.array(ptps), 120.0 / float(np.median(strides)), float(np.median(ext)), float(np.median(flex))
 
 
+def _matched_to_neura(cadence: float, ext: float, flex: float) -> SimulatedSession:
+    """A simulated walk with the recorded subject's cadence, speed (≈ 0.95 m/s) and thigh excursion."""
+    params = WalkerParams(
+        speed_mps=0.95,
+        cadence_spm=cadence,
+        hip_peak_extension_left_deg=ext,
+        hip_peak_extension_right_deg=ext,
+        hip_peak_flexion_left_deg=flex,
+        hip_peak_flexion_right_deg=flex,
+    )
+    return simulate_session(params, schedule=SHORT, seed=1)
+
+
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets is absent")
 
 
@@ -642,15 +655,7 @@ def test_thigh_sagittal_gyro_matches_real_thigh_with_matched_gait() -> None:
     ptps, cadence, ext, flex = neura_thigh()
     assert ptps.size >= 3
     # Same cadence, speed (≈ 0.95 m/s) and thigh excursion as the recorded subject (thigh ≈ hip when tilt ≈ 0).
-    params = WalkerParams(
-        speed_mps=0.95,
-        cadence_spm=cadence,
-        hip_peak_extension_left_deg=ext,
-        hip_peak_extension_right_deg=ext,
-        hip_peak_flexion_left_deg=flex,
-        hip_peak_flexion_right_deg=flex,
-    )
-    s = simulate_session(params, schedule=SHORT, seed=1)
+    s = _matched_to_neura(cadence, ext, flex)
     a, b = steady_window(s)
     for k, ic in ((1, s.truth.ic_left_idx), (2, s.truth.ic_right_idx)):
         sim = np.median(sagittal_ptp_per_stride(s.recording.gyr_dps[k], ic[(ic >= a) & (ic <= b)]))
@@ -669,15 +674,7 @@ def test_thigh_acceleration_range_matches_real_thigh() -> None:
         real.append((float(np.std(norm)), *np.percentile(norm, [1, 99])))
     real_arr = np.array(real)
     _, cadence, ext, flex = neura_thigh()
-    params = WalkerParams(
-        speed_mps=0.95,
-        cadence_spm=cadence,
-        hip_peak_extension_left_deg=ext,
-        hip_peak_extension_right_deg=ext,
-        hip_peak_flexion_left_deg=flex,
-        hip_peak_flexion_right_deg=flex,
-    )
-    s = simulate_session(params, schedule=SHORT, seed=1)
+    s = _matched_to_neura(cadence, ext, flex)
     a, b = steady_window(s)
     for k in (1, 2):
         norm = np.linalg.norm(s.recording.acc_mps2[k, a:b], axis=-1)
