@@ -133,6 +133,22 @@ def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
         "stance_symmetry_ratio",
         int(stance.size),
     )
+    swing = strides.swing_pct[st_sel]
+    m["swing_symmetry_ratio"] = _scalar(
+        _symmetry_ratio(swing[side_strides == LEFT], swing[side_strides == RIGHT]),
+        "ratio",
+        "swing_symmetry_ratio",
+        int(swing.size),
+    )
+    step_len = steps.length_m[sp_sel]
+    m["step_length_symmetry_ratio"] = _scalar(
+        _symmetry_ratio(step_len[side_steps == LEFT], step_len[side_steps == RIGHT]),
+        "ratio",
+        "step_length_symmetry_ratio",
+        int(np.count_nonzero(np.isfinite(step_len))),
+    )
+    for side, name in ((LEFT, "left"), (RIGHT, "right")):
+        m[f"step_length_m_{name}"] = metric(step_len[side_steps == side], "m", "step_length_m")
     m["double_support_pct"] = metric(strides.double_support_pct[st_sel], "%", "double_support_pct")
     hr = strides.harmonic_ratio[st_sel]
     for axis, name in ((AP, "ap"), (ML, "ml"), (SI, "si")):
