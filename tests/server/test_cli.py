@@ -183,8 +183,11 @@ def stub_analysis(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
             seen["recording"] = recording
             return "result"
 
-    def build_report(result: str, *, warnings: list[str], inputs: dict[str, str]) -> dict[str, object]:
+    def build_report(
+        result: str, *, warnings: list[str], inputs: dict[str, str], **session: object
+    ) -> dict[str, object]:
         seen["inputs"] = inputs
+        seen["session"] = session
         return {"schema": "fusiongait.report/1", "warnings": [*warnings, "analysis says hello"], "value": 1.5}
 
     def summary_text(report: dict[str, object]) -> str:
@@ -218,10 +221,10 @@ def test_plumbing_json_warnings_summary(
     assert stub_analysis["recording"].placements == ("pelvis", "right_thigh")  # type: ignore[attr-defined]
     warnings = err.splitlines()
     assert all(line.startswith("fusiongait: warning: ") for line in warnings)
-    assert any("HTML report not available yet" in line for line in warnings)
     assert any(f"{thigh}, line 11" in line and "lost samples" in line for line in warnings)
     assert warnings[-1] == "fusiongait: warning: analysis says hello"
-    assert len(warnings) == 3
+    assert len(warnings) == 2
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     assert out.startswith("SUMMARY\nsecond line\n")
     assert json.loads(out_json.read_text())["schema"] == "fusiongait.report/1"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
