@@ -962,6 +962,9 @@ class FlagEvaluator:
         ]
         f1 = done.get("F1")
         f1_on = f1 is not None and f1.flagged
+        if (f1 is None or f1.status == "insufficient data") and not any(e.evaluated for e in contrib):
+            why = f1.reasons[0] if f1 is not None and f1.reasons else "hip angles unavailable"
+            return self._insufficient("F2", [f"needs F1 or the pelvic contribution to thigh extension: {why}"])
         support_now = f1_on or any(e.met for e in contrib)
         tilt_base = self._baseline(s, base, "mean_tilt_deg", direction=1, mdc_key="mean_tilt_deg", speed_dependent=True)
         contrib_base = [
