@@ -788,7 +788,7 @@ class FlagEvaluator:
         reference = hv.reference if hv is not None else ""
         shown = fired or pending or [e for e in ev if e.evaluated][:2]
         facts = "; ".join(
-            f"{e.label} {_fmt(e.value, e.unit)} ({e.criterion}; {e.reference.split(';')[0]})"
+            f"{e.label} {_fmt(e.value, e.unit)} (criterion {e.criterion}; {e.reference.split(';')[0]})"
             + (f", {e.note}" if e.note and e.arm == "baseline" else "")
             for e in shown
         )

@@ -280,6 +280,53 @@ def test_analyze_success_with_the_pipeline(tmp_path: Path, capsys: pytest.Captur
     assert out.strip()
 
 
+def test_baseline_and_html_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from firmware_bridge.readers.csv_format import write_recording_csv
+    from hardware.simulator import Segment, WalkerParams, simulate_session
+
+    schedule = (Segment(kind="stand", duration_s=3.0), Segment(kind="walk", duration_s=20.0))
+    reports = []
+    for k in range(2):
+        session = simulate_session(WalkerParams(), schedule=schedule, random_mounting=True, seed=k)
+        files = write_recording_csv(session.recording, tmp_path, f"s{k}")
+        argv = ["analyze", *(a for p, f in files.items() for a in ("--sensor", f"{p}={f}")), "--height-m", "1.75"]
+        argv += ["--json", str(tmp_path / f"s{k}.json"), "--patient", "P-1", "--session-date", f"2026-0{k + 1}-01"]
+        if k:
+            argv += ["--baseline", str(tmp_path / "s0.json"), "--html", str(tmp_path / "s1.html")]
+        status = main(argv)
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        reports.append(json.loads((tmp_path / f"s{k}.json").read_text()))
+    assert reports[0]["baseline"] is None and reports[0]["session"]["patient"] == "P-1"
+    assert reports[1]["baseline"]["sessions"] == ["2026-01-01"]
+    assert [f["id"] for f in reports[1]["flags"]] == ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9"]
+    assert "HTML report:" in out and "flags:" in out
+    assert "Trend against the personal baseline" in (tmp_path / "s1.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, ("--baseline", "does not exist")),
+        ("{not json", ("--baseline", "is not JSON")),
+        ('{"schema": "other/1"}', ("--baseline", "not a FusionGait report", "other/1")),
+    ],
+)
+def test_bad_baseline_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, says: tuple[str, ...]
+) -> None:
+    pelvis = walking_csv(tmp_path / "p.csv")
+    baseline = tmp_path / "earlier.json"
+    if content is not None:
+        baseline.write_text(content)
+    run_error(capsys, ["analyze", "--sensor", f"pelvis={pelvis}", "--baseline", str(baseline)], *says)
+
+
+def test_bad_session_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pelvis = walking_csv(tmp_path / "p.csv")
+    run_error(capsys, ["analyze", "--sensor", f"pelvis={pelvis}", "--session-date", "1/2/26"], "YYYY-MM-DD")
+
+
 # --------------------------------------------------------------------------------------------- as a program
 def _run_module(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
