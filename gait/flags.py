@@ -603,6 +603,7 @@ class FlagEvaluator:
         speed_dependent: bool = False,
         side: str | None = None,
         value: float | None = None,
+        tolerance: float = 0.0,
     ) -> Evidence:
         label, unit = _label(metric)
         v = s.value(metric) if value is None else value
@@ -615,7 +616,7 @@ class FlagEvaluator:
             return Evidence(metric, label, v, unit, "norm", criterion, reference, False, side=side, note=note)
         if note:
             return Evidence(metric, label, v, unit, "norm", criterion, reference, False, side=side, note=note)
-        past = (cutoff - v) if below else (v - cutoff)
+        past = (cutoff + tolerance - v) if below else (v + tolerance - cutoff)
         met = past >= 0.0
         effect = past / self._mdc(mdc_key) if met else _NAN
         return Evidence(metric, label, v, unit, "norm", criterion, reference, met, effect, side)
@@ -848,8 +849,11 @@ class FlagEvaluator:
         r = self.rules
         ext_metric = f"hip_peak_extension_{side}_deg"
         rom_metric = f"hip_sagittal_rom_{side}_deg"
-        cutoff = r.flag_number("F1", "peak_extension_max_deg") + r.flag_number("F1", "device_error_deg")
+        cutoff = r.flag_number("F1", "peak_extension_max_deg")
         ext_band = r.norms["hip_peak_extension_deg"]
+        # Per-stride peaks are clipped at 0° (DESIGN.md §2), so a hip that never passes neutral gives a small positive
+        # mean: the criterion holds when 0° lies within the mean's 95 % confidence interval.
+        ci = s.ci95.get(ext_metric, 0.0)
         rom_min = r.flag_number("F1", "hip_rom_min_deg")
         ev: list[Evidence | None] = [
             self._norm(
@@ -858,10 +862,10 @@ class FlagEvaluator:
                 cutoff=cutoff,
                 below=True,
                 mdc_key="hip_peak_extension_deg",
-                criterion=f"≤ {cutoff:g}° (never past neutral: 0° + device error "
-                f"{r.flag_number('F1', 'device_error_deg'):g}°)",
+                criterion=f"≤ {cutoff:g}° within the 95 % CI (never past neutral)",
                 reference=f"reference {_band_text(ext_band)}",
                 side=side,
+                tolerance=ci,
             ),
             self._norm(
                 s,
@@ -1275,6 +1279,9 @@ class FlagEvaluator:
         for fid in components:
             cur = done[fid]
             on = cur.flagged and (fid != "F3" or any("direction ↑" in x for x in cur.reasons))
+            if fid == "F3" and on and done["F4"].flagged:
+                # One larger obliquity range is F4's finding: do not count it twice through F3.
+                on = any(e.met and e.metric != "obliquity_rom_deg" for e in cur.evidence)
             before = sum(p[fid].flagged for p in plateau_flags)
             is_new = on and 2 * before < len(plateau_flags)  # flagged in fewer than half of the plateau sessions
             evidence.append(

@@ -18,6 +18,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Final
 
+import numpy as np
+
 from gait.errors import GaitError
 
 __all__ = [
@@ -40,9 +42,9 @@ class RulesError(GaitError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SpeedBin:
-    """Reference of a speed-dependent metric for speeds up to ``max_speed_mps`` (from the previous bin's edge)."""
+    """Reference of a speed-dependent metric at one walking speed (interpolated linearly between speeds)."""
 
-    max_speed_mps: float
+    speed_mps: float
     mean: float
     sd: float
     source: str
@@ -65,7 +67,7 @@ class ReferenceBand:
         The metric depends on walking speed (CLINICAL.md §3 rule 4): compare only inside the reference speed band,
         or against the speed bin of the measured speed when ``speed_bins`` are given.
     speed_bins : tuple of SpeedBin
-        Speed-binned references, ascending ``max_speed_mps``.
+        References at given speeds, ascending ``speed_mps``; interpolated linearly between them and held beyond.
     """
 
     low: float
@@ -82,15 +84,24 @@ class ReferenceBand:
         """The reference for a walking speed (itself when it has no speed bins or the speed is unknown)."""
         if not self.speed_bins or not math.isfinite(speed_mps):
             return self
-        chosen = next((b for b in self.speed_bins if speed_mps <= b.max_speed_mps), self.speed_bins[-1])
+        speeds = [b.speed_mps for b in self.speed_bins]
+        mean = float(np.interp(speed_mps, speeds, [b.mean for b in self.speed_bins]))
+        sd = float(np.interp(speed_mps, speeds, [b.sd for b in self.speed_bins]))
+        nearest = min(self.speed_bins, key=lambda b: abs(b.speed_mps - speed_mps))
+        exact = any(abs(b.speed_mps - speed_mps) < 1e-9 for b in self.speed_bins)
+        source = (
+            nearest.source
+            if exact
+            else f"interpolated at {speed_mps:.2f} m/s: " + "; ".join(b.source for b in self.speed_bins)
+        )
         return ReferenceBand(
-            low=chosen.mean - 2.0 * chosen.sd,
-            high=chosen.mean + 2.0 * chosen.sd,
+            low=mean - 2.0 * sd,
+            high=mean + 2.0 * sd,
             unit=self.unit,
-            source=chosen.source,
+            source=source,
             interim=self.interim,
-            mean=chosen.mean,
-            sd=chosen.sd,
+            mean=mean,
+            sd=sd,
             speed_dependent=True,
         )
 
@@ -198,15 +209,15 @@ def _band(name: str, t: Mapping[str, Any]) -> ReferenceBand:
     num = (int, float)
     bins = tuple(
         SpeedBin(
-            float(_need(b, "max_speed_mps", f"{where}.speed_bins", num)),
+            float(_need(b, "speed_mps", f"{where}.speed_bins", num)),
             float(_need(b, "mean", f"{where}.speed_bins", num)),
             float(_need(b, "sd", f"{where}.speed_bins", num)),
             str(_need(b, "source", f"{where}.speed_bins", str)),
         )
         for b in t.get("speed_bins", [])
     )
-    if any(a.max_speed_mps >= b.max_speed_mps for a, b in itertools.pairwise(bins)):
-        raise RulesError(f"{where}.speed_bins: expected ascending max_speed_mps")
+    if any(a.speed_mps >= b.speed_mps for a, b in itertools.pairwise(bins)):
+        raise RulesError(f"{where}.speed_bins: expected ascending speed_mps")
     return ReferenceBand(
         low=float(_need(t, "low", where, num)),
         high=float(_need(t, "high", where, num)),
