@@ -39,6 +39,7 @@ __all__ = [
     "FlagEvaluator",
     "FlagResult",
     "SessionMetrics",
+    "lookup",
     "metric_label",
 ]
 
@@ -58,7 +59,8 @@ def _finite(x: float) -> bool:
     return math.isfinite(x)
 
 
-def _get(tree: Any, *path: str) -> Any:
+def lookup(tree: Any, *path: str) -> Any:
+    """``tree[path[0]][path[1]]…`` of nested mappings, or None where a key is missing (reports may lack sections)."""
     for key in path:
         if not isinstance(tree, Mapping) or key not in tree:
             return None
@@ -142,16 +144,16 @@ class SessionMetrics:
         ):
             put(name, detail.get(name, st.get(name)))
         put("step_time_symmetry_ratio", detail.get("step_time_asymmetry", st.get("step_time_asymmetry")))
-        values["stride_time_sd_s"] = _float(_get(detail, "stride_time_s", "sd"))
+        values["stride_time_sd_s"] = _float(lookup(detail, "stride_time_s", "sd"))
         for axis in ("ap", "ml", "si"):
             put(f"harmonic_ratio_{axis}", detail.get(f"harmonic_ratio_{axis}"))
         for side in _SIDES:
-            put(f"stance_pct_{side}", detail.get(f"stance_pct_{side}", _get(st, "stance_pct", side)))
+            put(f"stance_pct_{side}", detail.get(f"stance_pct_{side}", lookup(st, "stance_pct", side)))
         if pelvis.get("available"):
             for name in ("tilt_rom_deg", "obliquity_rom_deg", "rotation_rom_deg", "mean_tilt_deg"):
                 put(name, pelvis.get(name))
             for side in _SIDES:
-                put(f"pelvic_drop_{side}_deg", _get(pelvis, "contralateral_drop_deg", side))
+                put(f"pelvic_drop_{side}_deg", lookup(pelvis, "contralateral_drop_deg", side))
         drop_l, drop_r = values.get("pelvic_drop_left_deg", _NAN), values.get("pelvic_drop_right_deg", _NAN)
         values["pelvic_drop_asymmetry_deg"] = drop_l - drop_r
         for side in _SIDES:
@@ -162,25 +164,25 @@ class SessionMetrics:
                 put(f"pelvic_contribution_{side}_deg", h.get("pelvic_contribution_deg"))
 
         def count(entry: Any) -> int:
-            n = _get(entry, "n")
+            n = lookup(entry, "n")
             return int(n) if isinstance(n, int) else 0
 
         counts = {
             **{f"events_{s}": count(detail.get(f"step_time_s_{s}")) for s in _SIDES},
-            **{f"pelvis_{s}": count(_get(pelvis, "contralateral_drop_deg", s)) for s in _SIDES},
-            **{f"hip_{s}": int(_get(kin, "strides_used", "hip", s) or 0) for s in _SIDES},
+            **{f"pelvis_{s}": count(lookup(pelvis, "contralateral_drop_deg", s)) for s in _SIDES},
+            **{f"hip_{s}": int(lookup(kin, "strides_used", "hip", s) or 0) for s in _SIDES},
         }
         if counts["pelvis_left"] == counts["pelvis_right"] == 0 and pelvis.get("available"):
-            half = int(_get(kin, "strides_used", "pelvis") or 0) // 2
+            half = int(lookup(kin, "strides_used", "pelvis") or 0) // 2
             counts["pelvis_left"] = counts["pelvis_right"] = half
         calibration = kin.get("calibration") or {}
-        lost = [_float(v) for v in (_get(q, "gaps", "lost_fraction") or {}).values()]
+        lost = [_float(v) for v in (lookup(q, "gaps", "lost_fraction") or {}).values()]
         quality = {
-            "alignment": _float(_get(q, "alignment", "confidence")),
+            "alignment": _float(lookup(q, "alignment", "confidence")),
             "lost_fraction": max([x for x in lost if _finite(x)], default=0.0),
-            **{name: _float(_get(calibration, name, "quality")) for name in ("pelvis", "left_thigh", "right_thigh")},
+            **{name: _float(lookup(calibration, name, "quality")) for name in ("pelvis", "left_thigh", "right_thigh")},
         }
-        placements = list(_get(report, "recording", "placements") or [])
+        placements = list(lookup(report, "recording", "placements") or [])
         notes: dict[str, str] = {}
         if not kin:
             notes["pelvis"] = "pelvis and hip angles were not computed (no strides to calibrate on)"
@@ -192,7 +194,7 @@ class SessionMetrics:
             if thigh not in placements:
                 notes[f"hip_{side}"] = f"no {side} thigh sensor (hip angles need the thigh sensors)"
             elif not h.get("available"):
-                cal_notes = "; ".join(_get(calibration, thigh, "notes") or []) or "calibration failed"
+                cal_notes = "; ".join(lookup(calibration, thigh, "notes") or []) or "calibration failed"
                 notes[f"hip_{side}"] = f"{side} hip angles not available ({cal_notes})"
             elif not h.get("absolute"):
                 notes[f"hip_{side}_absolute"] = (
@@ -202,7 +204,7 @@ class SessionMetrics:
             notes["mean_tilt"] = "mean pelvic tilt needs a quiet-standing calibration (stand still 3 s before walking)"
         session = report.get("session") or {}
         date = session.get("date") if isinstance(session.get("date"), str) else None
-        name = label or session.get("label") or date or str(_get(report, "recording", "inputs", "pelvis") or "")
+        name = label or session.get("label") or date or str(lookup(report, "recording", "inputs", "pelvis") or "")
         return cls(
             label=str(name or "session"),
             date=date,
@@ -211,7 +213,7 @@ class SessionMetrics:
             counts=MappingProxyType(counts),
             quality=MappingProxyType(quality),
             notes=MappingProxyType(notes),
-            standing_calibrated=_get(calibration, "pelvis", "method") == "standing",
+            standing_calibrated=lookup(calibration, "pelvis", "method") == "standing",
         )
 
 
@@ -620,6 +622,34 @@ class FlagEvaluator:
         met = past >= 0.0
         effect = past / self._mdc(mdc_key) if met else _NAN
         return Evidence(metric, label, v, unit, "norm", criterion, reference, met, effect, side)
+
+    def _z_norm(
+        self,
+        s: SessionMetrics,
+        metric: str,
+        band: ReferenceBand,
+        z: float,
+        *,
+        mdc_key: str,
+        speed_dependent: bool = False,
+        side: str | None = None,
+    ) -> Evidence:
+        """Norm criterion ``z-score ≥ z`` (z > 0) or ``≤ z`` (z < 0) against ``band``'s mean and SD."""
+        cutoff = (band.mean or 0.0) + z * (band.sd or 0.0)
+        unit = _label(metric)[1]
+        sign = "≤" if z < 0 else ">"
+        return self._norm(
+            s,
+            metric,
+            cutoff=cutoff,
+            below=z < 0,
+            mdc_key=mdc_key,
+            criterion=f"{sign} {_fmt(cutoff, unit)} (z {'≤' if z < 0 else '≥'} {z:g}"
+            + (" at this speed)" if band.speed_dependent else ")"),
+            reference=f"reference {_band_text(band)}",
+            speed_dependent=speed_dependent,
+            side=side,
+        )
 
     def _baseline(
         self,
@@ -1083,16 +1113,12 @@ class FlagEvaluator:
         )
         speed = s.value("walking_speed_mps")
         band = r.norms["obliquity_rom_deg"].at_speed(speed)
-        z_min = r.flag_number("F4", "obliquity_z_min")
-        obl_cut = (band.mean or 0.0) + z_min * (band.sd or 0.0)
-        obl_ev = self._norm(
+        obl_ev = self._z_norm(
             s,
             "obliquity_rom_deg",
-            cutoff=obl_cut,
-            below=False,
+            band,
+            r.flag_number("F4", "obliquity_z_min"),
             mdc_key="pelvic_rom_deg",
-            criterion=f"> {obl_cut:.1f}° (z ≥ {z_min:g} at this speed)",
-            reference=f"reference {_band_text(band)}",
             speed_dependent=True,
             side=drop_side if drop_ev.met else None,
         )
@@ -1194,17 +1220,12 @@ class FlagEvaluator:
         cap, reasons = self._limits(s, counts=["events_left", "events_right"], quality=["alignment"])
         if cap == "insufficient data":
             return self._insufficient("F6", reasons)
-        band = r.norms["walking_speed_mps"]
-        z_max = r.flag_number("F6", "speed_z_max")
-        cutoff = (band.mean or 0.0) + z_max * (band.sd or 0.0)
-        speed_ev = self._norm(
+        speed_ev = self._z_norm(
             s,
             "walking_speed_mps",
-            cutoff=cutoff,
-            below=True,
+            r.norms["walking_speed_mps"],
+            r.flag_number("F6", "speed_z_max"),
             mdc_key="walking_speed_mps",
-            criterion=f"≤ {cutoff:.2f} m/s (z ≤ {z_max:g})",
-            reference=f"reference {_band_text(band)}",
         )
         step_band = r.norms["step_length_m"]
         step_ev = Evidence(

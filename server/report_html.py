@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
+from gait.flags import lookup
+
 __all__ = ["render_html"]
 
 _LEFT: Final = "#1f4e96"  # dark blue, contrast 8.6:1 on white
@@ -61,14 +63,6 @@ def _fmt(x: Any, unit: str = "", digits: int = 2) -> str:
     if unit == "ratio":
         return f"{x:.3f}"
     return f"{x:.{digits}f} {unit}".rstrip()
-
-
-def _get(tree: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(tree, Mapping) or key not in tree:
-            return None
-        tree = tree[key]
-    return tree
 
 
 def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -366,27 +360,27 @@ def _symmetry(report: Mapping[str, Any]) -> str:
         return entry.get("value") if isinstance(entry, Mapping) else entry
 
     pairs = [
-        ("Stance", "%", _get(st, "stance_pct", "left"), _get(st, "stance_pct", "right")),
-        ("Swing", "%", _get(st, "swing_pct", "left"), _get(st, "swing_pct", "right")),
-        ("Step time", "s", _get(st, "step_time_s_by_side", "left"), _get(st, "step_time_s_by_side", "right")),
-        ("Step length", "m", _get(st, "step_length_m_by_side", "left"), _get(st, "step_length_m_by_side", "right")),
+        ("Stance", "%", lookup(st, "stance_pct", "left"), lookup(st, "stance_pct", "right")),
+        ("Swing", "%", lookup(st, "swing_pct", "left"), lookup(st, "swing_pct", "right")),
+        ("Step time", "s", lookup(st, "step_time_s_by_side", "left"), lookup(st, "step_time_s_by_side", "right")),
+        ("Step length", "m", lookup(st, "step_length_m_by_side", "left"), lookup(st, "step_length_m_by_side", "right")),
         (
             "Peak hip extension",
             "deg",
-            val(_get(hip, "left", "peak_extension_deg")),
-            val(_get(hip, "right", "peak_extension_deg")),
+            val(lookup(hip, "left", "peak_extension_deg")),
+            val(lookup(hip, "right", "peak_extension_deg")),
         ),
         (
             "Hip sagittal ROM",
             "deg",
-            val(_get(hip, "left", "sagittal_rom_deg")),
-            val(_get(hip, "right", "sagittal_rom_deg")),
+            val(lookup(hip, "left", "sagittal_rom_deg")),
+            val(lookup(hip, "right", "sagittal_rom_deg")),
         ),
         (
             "Contralateral pelvic drop (standing on this leg)",
             "deg",
-            val(_get(pelvis, "contralateral_drop_deg", "left")),
-            val(_get(pelvis, "contralateral_drop_deg", "right")),
+            val(lookup(pelvis, "contralateral_drop_deg", "left")),
+            val(lookup(pelvis, "contralateral_drop_deg", "right")),
         ),
     ]
     rows = "".join(
@@ -402,8 +396,8 @@ def _symmetry(report: Mapping[str, Any]) -> str:
     ]
     ratio_rows = "".join(
         f"<tr><th scope='row'>{_e(label)}</th><td class='num'>{_e(_fmt(st.get(key), 'ratio'))}</td>"
-        f"<td>≤ {_e(_get(detail, key, 'reference', 'high') or '—')}</td>"
-        f"<td>{_e(_position(st.get(key), _get(detail, key, 'reference')))}</td></tr>"
+        f"<td>≤ {_e(lookup(detail, key, 'reference', 'high') or '—')}</td>"
+        f"<td>{_e(_position(st.get(key), lookup(detail, key, 'reference')))}</td></tr>"
         for key, label in ratios
     )
     return (
@@ -463,7 +457,7 @@ def _kinematics(report: Mapping[str, Any]) -> str:
             ("obliquity", "Pelvic obliquity (left side up +)", "obliquity_rom_deg"),
             ("rotation", "Pelvic rotation (pelvis turned left +)", "rotation_rom_deg"),
         ):
-            ref = _get(pelvis, metric, "reference")
+            ref = lookup(pelvis, metric, "reference")
             band = None
             if isinstance(ref, Mapping) and name != "tilt":
                 half = float(ref["high"]) / 2.0
@@ -473,7 +467,7 @@ def _kinematics(report: Mapping[str, Any]) -> str:
     if any(hip_curves.values()):
         ext_ref = None
         for side in ("left", "right"):
-            ext_ref = ext_ref or _get(hip, side, "peak_extension_deg", "reference")
+            ext_ref = ext_ref or lookup(hip, side, "peak_extension_deg", "reference")
         band = None
         if isinstance(ext_ref, Mapping):
             band = (-float(ext_ref["high"]), -float(ext_ref["low"]), "healthy peak-extension range")
@@ -512,7 +506,7 @@ def _kinematics(report: Mapping[str, Any]) -> str:
         entry = pelvis.get(key)
         rows.append(
             f"<tr><th scope='row'>{_e(label)}</th><td class='num'>{_e(val(entry))}</td>"
-            f"<td>{_e(_band_text(_get(entry, 'reference')))}</td></tr>"
+            f"<td>{_e(_band_text(lookup(entry, 'reference')))}</td></tr>"
         )
     for side in ("left", "right"):
         h = hip.get(side) or {}
@@ -524,7 +518,7 @@ def _kinematics(report: Mapping[str, Any]) -> str:
             entry = h.get(key)
             rows.append(
                 f"<tr><th scope='row'>{_e(side.capitalize() + ' ' + label)}</th><td class='num'>{_e(val(entry))}</td>"
-                f"<td>{_e(_band_text(_get(entry, 'reference')))}</td></tr>"
+                f"<td>{_e(_band_text(lookup(entry, 'reference')))}</td></tr>"
             )
     return (
         "<section><h2 id='kinematics'>Pelvis and hip kinematics</h2>"
@@ -578,12 +572,12 @@ def _quality(report: Mapping[str, Any]) -> str:
         ("Strides used / detected", f"{q.get('strides_used', '—')} / {q.get('strides_detected', '—')}"),
         ("Steps detected", q.get("steps_detected", "—")),
         ("Quiet standing", _fmt(q.get("standing_s"), "s", 1)),
-        ("Longest gap", _fmt(_get(q, "gaps", "longest_gap_s"), "s", 2)),
+        ("Longest gap", _fmt(lookup(q, "gaps", "longest_gap_s"), "s", 2)),
         (
             "Lost samples",
             ", ".join(
                 f"{k} {_fmt(100 * v, '%', 1) if _is_num(v) else '—'}"
-                for k, v in (_get(q, "gaps", "lost_fraction") or {}).items()
+                for k, v in (lookup(q, "gaps", "lost_fraction") or {}).items()
             ),
         ),
         ("Turns", len(q.get("turns") or [])),
