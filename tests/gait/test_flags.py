@@ -16,7 +16,7 @@ from gait.flags import FLAG_IDS, Baseline, FlagEvaluator, SessionMetrics
 from gait.norms import CLINICAL_RULES, REFERENCE_BANDS, RulesError, parse_rules
 from gait.pipeline import GaitPipeline
 from gait.recording import PELVIS
-from gait.report import build_report
+from gait.report import add_flags, build_report
 from hardware.simulator import (
     Segment,
     WalkerParams,
@@ -226,8 +226,6 @@ def test_baseline_flag_fires_only_once_the_change_persists(sessions: list[Report
 
 
 def test_report_carries_the_baseline_trend(sessions: list[Report], changed: list[Report]) -> None:
-    from gait.report import add_flags
-
     report = add_flags(changed[1], baselines=[*sessions[:4], changed[0]])
     trend = {t["metric"]: t for t in report["baseline"]["trend"]}
     ext = trend["hip_peak_extension_right_deg"]
@@ -274,3 +272,12 @@ def test_thresholds_come_from_the_rules(reports: dict[str, Report]) -> None:
     flags = {f.id: f for f in FlagEvaluator(rules=strict).evaluate(metrics)}
     assert not flags["F1"].flagged
     assert dataclasses.replace(metrics, label="x").label == "x"
+
+
+def test_high_needs_persistence(reports: dict[str, Report]) -> None:
+    report = reports["reduced hip extension, right"]
+    alone = flags_of(report)["F1"]
+    assert alone["level"] == "moderate" and alone["confidence"]["persistent"] is None
+    again = flags_of(add_flags(report, baselines=[report]))["F1"]
+    assert again["level"] == "high" and again["confidence"]["persistent"] is True
+    assert any("previous session" in r for r in again["confidence"]["reasons"])
