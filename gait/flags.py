@@ -363,6 +363,10 @@ class FlagResult:
         Why the level is what it is (data, quality, persistence, kind), or why data are insufficient.
     persistent : bool or None
         Whether the flag was present in the previous session too (None without earlier sessions).
+    metric : str
+        Name of the headline metric ("" when none), to find its trend.
+    ci95 : float
+        95 % confidence half-width of the headline value (NaN when unknown): its uncertainty band.
     """
 
     id: str
@@ -379,6 +383,8 @@ class FlagResult:
     evidence: tuple[Evidence, ...] = field(default=())
     reasons: tuple[str, ...] = field(default=())
     persistent: bool | None = None
+    metric: str = ""
+    ci95: float = _NAN
 
     @property
     def flagged(self) -> bool:
@@ -396,7 +402,9 @@ class FlagResult:
             "status": self.status,
             "flagged": self.flagged,
             "value": _round(self.value),
+            "ci95": _round(self.ci95),
             "unit": self.unit,
+            "metric": self.metric or None,
             "reference": self.reference,
             "message": self.message,
             "arms": list(self.arms),
@@ -782,6 +790,7 @@ class FlagEvaluator:
     def _result(
         self,
         fid: str,
+        session: SessionMetrics,
         evidence: Sequence[Evidence | None],
         *,
         cap: Level | None,
@@ -815,6 +824,7 @@ class FlagEvaluator:
         status: Status = "flagged" if fired else ("pending" if pending else "not flagged")
         hv = head if head is not None else (fired[0] if fired else (ev[0] if ev else None))
         value = hv.value if hv is not None else _NAN
+        ci95 = session.ci95.get(hv.metric, _NAN) if hv is not None else _NAN
         unit = hv.unit if hv is not None else ""
         reference = hv.reference if hv is not None else ""
         shown = fired or pending or [e for e in ev if e.evaluated][:2]
@@ -848,6 +858,8 @@ class FlagEvaluator:
             arms=arms,
             evidence=ev,
             reasons=tuple(reasons),
+            metric=hv.metric if hv is not None else "",
+            ci95=ci95,
         )
 
     def _insufficient(self, fid: str, reasons: Sequence[str], evidence: Sequence[Evidence | None] = ()) -> FlagResult:
@@ -948,6 +960,7 @@ class FlagEvaluator:
         head = min(heads, key=lambda e: e.value) if heads else None
         return self._result(
             "F1",
+            s,
             evidence,
             cap=cap,
             reasons=reasons,
@@ -1026,6 +1039,7 @@ class FlagEvaluator:
             reasons.append("supported by F1 (reduced hip extension)")
         return self._result(
             "F2",
+            s,
             [within, tilt_base, *contrib, *contrib_base],
             cap=cap,
             reasons=reasons,
@@ -1079,6 +1093,7 @@ class FlagEvaluator:
             reasons.append(f"direction {direction}")
         return self._result(
             "F3",
+            s,
             evidence,
             cap=cap,
             reasons=reasons,
@@ -1147,6 +1162,7 @@ class FlagEvaluator:
             )
         return self._result(
             "F4",
+            s,
             [drop_ev, obl_ev, base_ev],
             cap=cap,
             reasons=reasons,
@@ -1204,6 +1220,7 @@ class FlagEvaluator:
             kind_cap = "low"
         return self._result(
             "F5",
+            s,
             evidence,
             cap=cap,
             reasons=reasons,
@@ -1259,6 +1276,7 @@ class FlagEvaluator:
         ]
         return self._result(
             "F6",
+            s,
             evidence,
             cap=cap,
             reasons=reasons,
@@ -1280,6 +1298,7 @@ class FlagEvaluator:
         ]
         return self._result(
             "F7",
+            s,
             evidence,
             cap=cap,
             reasons=reasons,

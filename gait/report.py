@@ -430,7 +430,7 @@ def summary_text(report: Mapping[str, Any]) -> str:
         f"{band('stride_time_cv_pct')}",
         f"  step-time symmetry ratio {_fmt(st['step_time_asymmetry'], '', 3)}{band('step_time_asymmetry')}",
         f"  stance  left {_fmt(st['stance_pct']['left'], '%', 1)}  right {_fmt(st['stance_pct']['right'], '%', 1)}"
-        f"{band('stance_pct')}",
+        f"{band('stance_pct_left')}",
         f"  alignment confidence {_fmt(q['alignment']['confidence'], '', 2)} (vertical from "
         f"{q['alignment']['vertical_source']}); sensor height {_fmt(q['sensor_height_m'], 'm')} "
         f"({q['sensor_height_source']})",

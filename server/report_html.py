@@ -263,8 +263,42 @@ def _header(report: Mapping[str, Any]) -> str:
     )
 
 
+def _sparkline(trend: Mapping[str, Any], ident: str) -> str:
+    """A tiny trend of one metric over the sessions with the plateau median dashed (CLINICAL.md §4 presentation)."""
+    values = [s.get("value") for s in trend.get("sessions", [])]
+    points = [(i, v) for i, v in enumerate(values) if _is_num(v)]
+    if len(points) < 2:
+        return ""
+    ref: Any = trend.get("baseline")
+    ys = [v for _, v in points] + ([ref] if _is_num(ref) else [])
+    lo, hi = min(ys), max(ys)
+    span = (hi - lo) or 1.0
+    w, h, pad = 96, 26, 3
+
+    def xy(i: float, v: float) -> str:
+        x = pad + i / max(len(values) - 1, 1) * (w - 2 * pad)
+        y = pad + (1 - (v - lo) / span) * (h - 2 * pad)
+        return f"{x:.1f},{y:.1f}"
+
+    label = f"trend of {trend.get('label')}: " + ", ".join(_fmt(v, trend.get("unit", "")) for _, v in points)
+    base = ""
+    if _is_num(ref):
+        y_ref = xy(0, float(ref)).split(",")[1]
+        base = f'<line x1="{pad}" x2="{w - pad}" y1="{y_ref}" y2="{y_ref}" stroke="#333" stroke-dasharray="3 2"/>'
+
+    last = xy(*points[-1])
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{ident}" viewBox="0 0 {w} {h}" '
+        f'width="{w}" height="{h}" class="spark"><title id="{ident}">{_e(label)}</title>{base}'
+        f'<polyline points="{" ".join(xy(i, v) for i, v in points)}" fill="none" stroke="{_LEFT}" '
+        f'stroke-width="1.5"/><circle cx="{last.split(",")[0]}" cy="{last.split(",")[1]}" r="2.5" '
+        f'fill="{_LEFT}"/></svg>'
+    )
+
+
 def _flags(report: Mapping[str, Any]) -> str:
     flags = report.get("flags") or []
+    trends = {t["metric"]: t for t in lookup(report, "baseline", "trend") or []}
     if not flags:
         return "<section><h2 id='flags'>Compensation flags</h2><p>No flags were evaluated.</p></section>"
     rows = []
@@ -295,8 +329,18 @@ def _flags(report: Mapping[str, Any]) -> str:
             f"<tr class='flag' data-flag='{_e(f['id'])}' data-status='{_e(f['status'])}'>"
             f"<th scope='row'>{_e(f['id'])}</th><td>{_e(f['name'])} <span class='note'>({_e(f['kind'])})</span></td>"
             f"<td>{_e(f['side'] or '—')}</td><td>{_badge(f['level'], f['status'])}</td>"
-            f"<td class='num'>{_e(_fmt(f['value'], f['unit']))}</td>"
-            f"<td>{_e(f['message'])}{details}</td></tr>"
+            f"<td class='num'>{_e(_fmt(f['value'], f['unit']))}"
+            + (
+                f"<br><span class='note'>± {_e(_fmt(f.get('ci95'), f['unit']))}</span>"
+                if _is_num(f.get("ci95"))
+                else ""
+            )
+            + (
+                f"<br>{_sparkline(trends[f['metric']], 'spark-' + f['id'])}"
+                if f.get("metric") in trends and f["status"] != "insufficient data"
+                else ""
+            )
+            + f"</td><td>{_e(f['message'])}{details}</td></tr>"
         )
     n_on = sum(f["status"] == "flagged" for f in flags)
     return (
@@ -306,7 +350,7 @@ def _flags(report: Mapping[str, Any]) -> str:
         "persistence over sessions. Wording is that of a screen; a clinician must review every flag.</p>"
         "<table><caption>Flags F1–F9 (CLINICAL.md §4)</caption><thead><tr><th scope='col'>ID</th>"
         "<th scope='col'>Pattern</th><th scope='col'>Side</th><th scope='col'>Status · confidence</th>"
-        "<th scope='col'>Value</th><th scope='col'>Finding</th></tr></thead><tbody>"
+        "<th scope='col'>Value (± 95 % CI; trend)</th><th scope='col'>Finding</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></section>"
     )

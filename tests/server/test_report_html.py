@@ -68,6 +68,7 @@ def test_html_has_every_section_and_escapes_text(html: str, report: dict[str, An
     for flag_id in ("F1", "F5", "F9"):
         assert f"data-flag='{flag_id}'" in html
     assert html.count('role="img"') >= 6  # pelvis ×3, hip, thigh, trend plots
+    assert 'class="spark"' in html  # the flagged metric's trend next to its value
 
 
 def test_minimal_report_renders() -> None:
