@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit validate bench clean
+.PHONY: demo test lint typecheck unit validate bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy gait hardware firmware_bridge server
 
-unit: $(STAMP)
+# The HTML report test renders the page in headless Chromium (Debian's package). Quick when it is installed; else
+# it installs it with apt-get (needs root, as on the project machines); without it that one test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (Debian package) for the HTML report test"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "warning: could not install chromium; the browser test will be skipped"; }
+
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -31,6 +39,7 @@ test: lint typecheck unit
 validate: $(STAMP)
 	$(BIN)/python scripts/validate_events.py
 	$(BIN)/python scripts/validate_kinematics.py
+	$(BIN)/python scripts/validate_flags.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py

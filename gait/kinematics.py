@@ -64,6 +64,7 @@ __all__ = [
     "SegmentCalibration",
     "calibrate_pelvis",
     "calibrate_thigh",
+    "contralateral_drop_deg",
     "standing_reference",
 ]
 
@@ -289,6 +290,38 @@ def calibrate_thigh(
     return SegmentCalibration(placement, rotation, method, float(quality), tuple(notes))
 
 
+def contralateral_drop_deg(obliquity_deg: FloatArray, side: IntArray, step_fraction: FloatArray) -> FloatArray:
+    """Peak contralateral pelvic drop over each stride's weight-bearing step (CLINICAL.md §4 F4).
+
+    The stance side's step runs from its initial contact to the opposite initial contact (loading response and
+    single support; lower-back final-contact timing is not validated, so single support is not cut out of it).
+    While the left foot bears weight, the right side of the pelvis drops: obliquity (left side up +) rises; for the
+    right side the sign is reversed. The drop is the peak of the signed obliquity over that step.
+
+    Parameters
+    ----------
+    obliquity_deg : ndarray, shape (m, n_points)
+        Obliquity over each stride, 0-100 % of the stride's cycle inclusive, relative to level standing (or, without
+        a standing calibration, to the stride's mean).
+    side : ndarray of int, shape (m,)
+        Side of each stride: 0 left, 1 right, −1 unknown.
+    step_fraction : ndarray, shape (m,)
+        Where the opposite initial contact falls, as a fraction of the stride (NaN when unknown).
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        Peak contralateral drop in degrees; NaN for an unknown side or step.
+    """
+    n_points = obliquity_deg.shape[-1]
+    position = np.linspace(0.0, 1.0, n_points)
+    sign = np.where(side == 0, 1.0, np.where(side == 1, -1.0, np.nan))
+    inside = position[None, :] <= np.nan_to_num(step_fraction, nan=-1.0)[:, None]
+    signed = np.where(inside, sign[:, None] * obliquity_deg, -np.inf)
+    peak = signed.max(axis=-1, initial=-np.inf)
+    return np.asarray(np.where(np.isfinite(peak), peak, np.nan), dtype=np.float64)
+
+
 @dataclass(frozen=True, slots=True)
 class KinematicStrides:
     """Per-stride kinematics, one row per stride of the :class:`gait.spatiotemporal.StrideTable` (degrees).
@@ -300,6 +333,9 @@ class KinematicStrides:
     ----------
     start_idx, stop_idx, side : ndarray of int, shape (m,)
     tilt_rom_deg, obliquity_rom_deg, rotation_rom_deg, mean_tilt_deg : ndarray, shape (m,)
+    pelvic_drop_deg : ndarray, shape (m,)
+        Peak contralateral pelvic drop during the stride's side's weight-bearing step
+        (:func:`contralateral_drop_deg`).
     hip_peak_flexion_deg, hip_peak_extension_deg, hip_sagittal_rom_deg, hip_frontal_rom_deg : ndarray, shape (m,)
         ``hip_peak_extension_deg`` is the largest extension past neutral as a positive number, 0 if none.
     thigh_peak_extension_deg, thigh_rom_deg, pelvic_contribution_deg : ndarray, shape (m,)
@@ -317,6 +353,7 @@ class KinematicStrides:
     obliquity_rom_deg: FloatArray
     rotation_rom_deg: FloatArray
     mean_tilt_deg: FloatArray
+    pelvic_drop_deg: FloatArray
     hip_peak_flexion_deg: FloatArray
     hip_peak_extension_deg: FloatArray
     hip_sagittal_rom_deg: FloatArray
@@ -798,6 +835,17 @@ class KinematicsEstimator:
         rotation_rom = np.where(pelvis_ok, rom[:, 2], np.nan)
         mean_tilt_ok = pelvis_ok and pelvis_cal.method == "standing"
         mean_tilt = pelvis_c[..., 0].mean(axis=1) if (m and mean_tilt_ok) else nan.copy()
+        # Contralateral drop over each stride's weight-bearing step: the opposite IC is the first IC after the start.
+        obliquity_c = pelvis_c[..., 1] if m else np.zeros((0, self.n_cycle_points))
+        if pelvis_cal.method != "standing":
+            obliquity_c = obliquity_c - obliquity_c.mean(axis=1, keepdims=True)
+        step_fraction = np.full(m, np.nan)
+        if m and ic_idx.size:
+            after = np.minimum(np.searchsorted(ic_idx, start, side="right"), ic_idx.size - 1)
+            opposite = ic_idx[after]
+            ok_mid = (opposite > start) & (opposite < stop)
+            step_fraction = np.where(ok_mid, (opposite - start) / np.maximum(strides_len, 1), np.nan)
+        drop = np.where(pelvis_ok, contralateral_drop_deg(obliquity_c, side, step_fraction), np.nan)
 
         hip_peak_flex, hip_peak_ext = nan.copy(), nan.copy()
         hip_rom, hip_frontal_rom = nan.copy(), nan.copy()
@@ -869,6 +917,7 @@ class KinematicsEstimator:
             obliquity_rom_deg=obliquity_rom,
             rotation_rom_deg=rotation_rom,
             mean_tilt_deg=mean_tilt,
+            pelvic_drop_deg=drop,
             hip_peak_flexion_deg=hip_peak_flex,
             hip_peak_extension_deg=hip_peak_ext,
             hip_sagittal_rom_deg=hip_rom,

@@ -12,23 +12,37 @@ from typing import Any, Final
 
 import numpy as np
 
+from gait.flags import Baseline, FlagEvaluator, SessionMetrics, metric_label
 from gait.kinematics import SIDES, CycleCurves, KinematicsResult
-from gait.norms import NORMS_VERSION
+from gait.norms import CLINICAL_RULES, NORMS_VERSION
 from gait.pipeline import GaitResult
+from gait.recording import PELVIS
 from gait.summary import Metric, SpatiotemporalSummary, metric
 
-__all__ = ["REPORT_SCHEMA", "build_report", "summary_text"]
+__all__ = ["CAVEATS", "REPORT_SCHEMA", "TREND_METRICS", "add_flags", "build_report", "summary_text"]
 
 REPORT_SCHEMA: Final = "fusiongait.report/1"
 _SIDES: Final = {0: "left", 1: "right"}
 
-CAVEATS: Final = (
-    "Decision support, not a diagnosis: a clinician must review these results.",
-    "Reference bands come from the literature (CLINICAL.md §2); bands marked interim are approximations.",
-    "Accuracy falls at speeds below 0.5 m/s, with walking aids and in short bouts.",
-    "Variability and asymmetry from a lower-back sensor alone are less reliable than from thigh sensors.",
-    "Pelvic tilt is relative to the session's standing posture; compare it with the patient's own earlier sessions, "
-    "not with absolute literature values. Hip rotation is not reported (too inaccurate from IMUs).",
+#: CLINICAL.md §4 caveats (from the rules file); they must appear wherever flags are shown.
+CAVEATS: Final = CLINICAL_RULES.caveats
+#: Metrics whose trend against the baseline is reported (and drawn in the HTML report).
+TREND_METRICS: Final = (
+    "walking_speed_mps",
+    "step_length_m",
+    "cadence_spm",
+    "hip_peak_extension_left_deg",
+    "hip_peak_extension_right_deg",
+    "hip_sagittal_rom_left_deg",
+    "hip_sagittal_rom_right_deg",
+    "mean_tilt_deg",
+    "tilt_rom_deg",
+    "obliquity_rom_deg",
+    "rotation_rom_deg",
+    "pelvic_drop_asymmetry_deg",
+    "stance_symmetry_ratio",
+    "swing_symmetry_ratio",
+    "stride_time_sd_s",
 )
 
 
@@ -68,9 +82,12 @@ def _spatiotemporal(summary: SpatiotemporalSummary) -> dict[str, Any]:
         "stride_time_cv_pct": _num(v("stride_time_cv_pct")),
         "step_time_asymmetry": _num(v("step_time_asymmetry")),
         "stance_symmetry_ratio": _num(v("stance_symmetry_ratio")),
+        "swing_symmetry_ratio": _num(v("swing_symmetry_ratio")),
+        "step_length_symmetry_ratio": _num(v("step_length_symmetry_ratio")),
         "stance_pct": {"left": _num(v("stance_pct_left")), "right": _num(v("stance_pct_right"))},
         "swing_pct": {"left": _num(v("swing_pct_left")), "right": _num(v("swing_pct_right"))},
         "step_time_s_by_side": {"left": _num(v("step_time_s_left")), "right": _num(v("step_time_s_right"))},
+        "step_length_m_by_side": {"left": _num(v("step_length_m_left")), "right": _num(v("step_length_m_right"))},
         "double_support_pct": _num(v("double_support_pct")),
         "harmonic_ratio": {
             "ap": _num(v("harmonic_ratio_ap")),
@@ -115,6 +132,13 @@ def _kinematics(k: KinematicsResult, fs: float) -> tuple[dict[str, Any], list[di
                 "rotation_rom_deg": m(st.rotation_rom_deg, p_used, "rotation_rom_deg"),
                 "mean_tilt_deg": m(st.mean_tilt_deg, p_used, "mean_tilt_deg") if k.mean_tilt_available else None,
                 "mean_tilt_reference": "standing posture of this session" if k.mean_tilt_available else None,
+                "contralateral_drop_deg": {
+                    side: m(st.pelvic_drop_deg, p_used & (st.side == row), "pelvic_drop_deg")
+                    for row, side in enumerate(SIDES)
+                },
+                "contralateral_drop_reference": "level standing of this session"
+                if k.calibrations[PELVIS].method == "standing"
+                else "each stride's mean obliquity (no quiet standing)",
                 "curves": {side: _curves_dict(k.pelvis_curves[side]) for side in SIDES},
             }
         )
@@ -175,13 +199,108 @@ def _kinematics(k: KinematicsResult, fs: float) -> tuple[dict[str, Any], list[di
     return section, rejected
 
 
+def _trend(current: SessionMetrics, baseline: Baseline) -> list[dict[str, Any]]:
+    """Each key metric over the earlier sessions and this one, with the plateau median and its MDC."""
+    out = []
+    for name in TREND_METRICS:
+        label, unit = metric_label(name)
+        sessions = [*baseline.sessions, current]
+        values = [x.value(name) for x in sessions]
+        if not any(math.isfinite(v) for v in values):
+            continue
+        plateau = np.array([x.value(name) for x in baseline.plateau])
+        plateau = plateau[np.isfinite(plateau)]
+        ref = float(np.median(plateau)) if plateau.size else float("nan")
+        mdc_key = {
+            "hip_peak_extension_left_deg": "hip_peak_extension_deg",
+            "hip_peak_extension_right_deg": "hip_peak_extension_deg",
+            "hip_sagittal_rom_left_deg": "hip_sagittal_rom_deg",
+            "hip_sagittal_rom_right_deg": "hip_sagittal_rom_deg",
+            "tilt_rom_deg": "pelvic_rom_deg",
+            "obliquity_rom_deg": "pelvic_rom_deg",
+            "rotation_rom_deg": "pelvic_rom_deg",
+            "pelvic_drop_asymmetry_deg": "pelvic_drop_deg",
+            "stance_symmetry_ratio": "symmetry_ratio",
+            "swing_symmetry_ratio": "symmetry_ratio",
+        }.get(name, name)
+        mdc = CLINICAL_RULES.mdc.get(mdc_key)
+        out.append(
+            {
+                "metric": name,
+                "label": label,
+                "unit": unit,
+                "sessions": [
+                    {"label": x.label, "value": _num(v), "plateau": i < baseline.n_plateau, "current": x is current}
+                    for i, (x, v) in enumerate(zip(sessions, values, strict=True))
+                ],
+                "baseline": _num(ref),
+                "delta": _num(current.value(name) - ref),
+                "mdc": None if mdc is None else mdc.value,
+            }
+        )
+    return out
+
+
+def add_flags(
+    report: Mapping[str, Any],
+    *,
+    baselines: Sequence[Mapping[str, Any]] = (),
+    plateau_sessions: int | None = None,
+    evaluator: FlagEvaluator | None = None,
+) -> dict[str, Any]:
+    """A copy of ``report`` with its ``flags``, ``caveats`` and (given earlier reports) ``baseline`` trend.
+
+    Parameters
+    ----------
+    report : mapping
+        A ``fusiongait.report/1`` document (its own ``flags`` are replaced).
+    baselines : sequence of mapping
+        Earlier reports of the same patient, oldest first (ordered by ``session.date`` when all have one).
+    plateau_sessions : int, optional
+        How many of the earliest form the plateau (default: all but the most recent one).
+    evaluator : FlagEvaluator, optional
+        Flag rules (default: the shipped ``clinical_rules.toml``).
+    """
+    evaluator = evaluator or FlagEvaluator()
+    current = SessionMetrics.from_report(report, label=_session_label(report, "this session"))
+    earlier = [
+        SessionMetrics.from_report(b, label=_session_label(b, f"earlier session {i + 1}"))
+        for i, b in enumerate(baselines)
+    ]
+    base = Baseline.of(earlier, plateau_sessions=plateau_sessions) if earlier else None
+    flags = evaluator.evaluate(current, base)
+    out = dict(report)
+    out["flags"] = [f.as_dict() for f in flags]
+    out["caveats"] = list(evaluator.rules.caveats)
+    out["norms_version"] = evaluator.rules.version
+    out["baseline"] = (
+        None
+        if base is None
+        else {
+            "sessions": [x.label for x in base.sessions],
+            "plateau_sessions": base.n_plateau,
+            "trend": _trend(current, base),
+        }
+    )
+    return out
+
+
+def _session_label(report: Mapping[str, Any], default: str) -> str:
+    session = report.get("session") or {}
+    parts = [str(session[k]) for k in ("date", "label") if session.get(k)]
+    return " ".join(parts) or default
+
+
 def build_report(
     result: GaitResult,
     *,
     warnings: Sequence[str] = (),
     inputs: Mapping[str, str] | None = None,
+    session: Mapping[str, str | None] | None = None,
+    baselines: Sequence[Mapping[str, Any]] = (),
+    plateau_sessions: int | None = None,
 ) -> dict[str, Any]:
-    """Assemble the ``fusiongait.report/1`` JSON document.
+    """Assemble the ``fusiongait.report/1`` JSON document, flags included.
 
     Parameters
     ----------
@@ -191,6 +310,12 @@ def build_report(
         Warnings from the layers above (file readers); the analysis' own warnings are appended.
     inputs : mapping of placement to str, optional
         Where each sensor's data came from.
+    session : mapping, optional
+        ``patient``, ``date`` (ISO, orders the baselines) and ``label`` of this session, for the header.
+    baselines : sequence of mapping
+        Earlier reports of the same patient (oldest first) for the baseline arm of the flags (:func:`add_flags`).
+    plateau_sessions : int, optional
+        How many of the earliest baselines form the plateau.
     """
     fs = result.sampling_rate_hz
     events: list[dict[str, Any]] = []
@@ -247,8 +372,13 @@ def build_report(
         "side_confidence_min": _num(min(result.side_confidence)) if result.side_confidence else None,
         "strides_rejected": rejected,
     }
-    return {
+    report = {
         "schema": REPORT_SCHEMA,
+        "session": {
+            "patient": (session or {}).get("patient"),
+            "date": (session or {}).get("date"),
+            "label": (session or {}).get("label"),
+        },
         "recording": {
             "duration_s": _num(result.duration_s),
             "sampling_rate_hz": _num(fs),
@@ -266,6 +396,7 @@ def build_report(
         "caveats": list(CAVEATS),
         "norms_version": NORMS_VERSION,
     }
+    return add_flags(report, baselines=baselines, plateau_sessions=plateau_sessions)
 
 
 def _fmt(value: Any, unit: str, digits: int = 2) -> str:
@@ -299,7 +430,7 @@ def summary_text(report: Mapping[str, Any]) -> str:
         f"{band('stride_time_cv_pct')}",
         f"  step-time symmetry ratio {_fmt(st['step_time_asymmetry'], '', 3)}{band('step_time_asymmetry')}",
         f"  stance  left {_fmt(st['stance_pct']['left'], '%', 1)}  right {_fmt(st['stance_pct']['right'], '%', 1)}"
-        f"{band('stance_pct')}",
+        f"{band('stance_pct_left')}",
         f"  alignment confidence {_fmt(q['alignment']['confidence'], '', 2)} (vertical from "
         f"{q['alignment']['vertical_source']}); sensor height {_fmt(q['sensor_height_m'], 'm')} "
         f"({q['sensor_height_source']})",
@@ -324,6 +455,17 @@ def summary_text(report: Mapping[str, Any]) -> str:
                     f"{_fmt(val(h['peak_extension_deg']), '°', 1)}  peak flexion "
                     f"{_fmt(val(h['peak_flexion_deg']), '°', 1)}"
                 )
+    flagged = [f for f in report.get("flags", []) if f["status"] in ("flagged", "pending")]
+    if flagged:
+        lines.append("  flags (decision support, review recommended):")
+        for f in flagged:
+            side = f" {f['side']}" if f["side"] else ""
+            lines.append(f"    {f['id']}{side} [{f['status']}, {f['level']}] {f['name']}")
+    else:
+        lines.append("  flags: no compensation pattern flagged")
+    missing = [f["id"] for f in report.get("flags", []) if f["status"] == "insufficient data"]
+    if missing:
+        lines.append(f"  insufficient data for {', '.join(missing)} (see the report's flags for the reasons)")
     if report["warnings"]:
         lines.append(f"  {len(report['warnings'])} warning(s): see above and the report's 'warnings'")
     lines.append("  " + report["caveats"][0])

@@ -89,6 +89,12 @@ def _symmetry_ratio(left: FloatArray, right: FloatArray) -> float:
     return float(max(a, b) / min(a, b))
 
 
+def _side_ratio(values: FloatArray, side: NDArray[np.int64], name: str) -> Metric:
+    """Symmetry ratio (larger/smaller side mean) of per-step or per-stride ``values`` as a metric."""
+    ratio = _symmetry_ratio(values[side == LEFT], values[side == RIGHT])
+    return _scalar(ratio, "ratio", name, int(np.count_nonzero(np.isfinite(values))))
+
+
 def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
     """Spatiotemporal summary of the given steps and strides (already restricted to a bout if wanted)."""
     straight_strides = strides.straight
@@ -115,24 +121,19 @@ def summarize(steps: StepTable, strides: StrideTable) -> SpatiotemporalSummary:
         cv = float("nan")
     m["stride_time_cv_pct"] = _scalar(cv, "%", "stride_time_cv_pct", int(stride_time.size))
     side_steps = steps.side[sp_sel]
-    m["step_time_asymmetry"] = _scalar(
-        _symmetry_ratio(step_time[side_steps == LEFT], step_time[side_steps == RIGHT]),
-        "ratio",
-        "step_time_asymmetry",
-        int(step_time.size),
-    )
+    m["step_time_asymmetry"] = _side_ratio(step_time, side_steps, "step_time_asymmetry")
     side_strides = strides.side[st_sel]
     stance = strides.stance_pct[st_sel]
     for side, name in ((LEFT, "left"), (RIGHT, "right")):
         m[f"stance_pct_{name}"] = metric(stance[side_strides == side], "%", "stance_pct")
         m[f"swing_pct_{name}"] = metric(100.0 - stance[side_strides == side], "%", "swing_pct")
         m[f"step_time_s_{name}"] = metric(step_time[side_steps == side], "s", "step_time_s")
-    m["stance_symmetry_ratio"] = _scalar(
-        _symmetry_ratio(stance[side_strides == LEFT], stance[side_strides == RIGHT]),
-        "ratio",
-        "stance_symmetry_ratio",
-        int(stance.size),
-    )
+    m["stance_symmetry_ratio"] = _side_ratio(stance, side_strides, "stance_symmetry_ratio")
+    m["swing_symmetry_ratio"] = _side_ratio(strides.swing_pct[st_sel], side_strides, "swing_symmetry_ratio")
+    step_len = steps.length_m[sp_sel]
+    m["step_length_symmetry_ratio"] = _side_ratio(step_len, side_steps, "step_length_symmetry_ratio")
+    for side, name in ((LEFT, "left"), (RIGHT, "right")):
+        m[f"step_length_m_{name}"] = metric(step_len[side_steps == side], "m", "step_length_m")
     m["double_support_pct"] = metric(strides.double_support_pct[st_sel], "%", "double_support_pct")
     hr = strides.harmonic_ratio[st_sel]
     for axis, name in ((AP, "ap"), (ML, "ml"), (SI, "si")):

@@ -4,7 +4,8 @@
 
     fusiongait analyze --sensor pelvis=FILE [--sensor left_thigh=FILE] [--sensor right_thigh=FILE]
                        [--height-m 1.75 | --sensor-height-m 0.95]
-                       [--json OUT.json] [--html OUT.html] [--quiet]
+                       [--json OUT.json] [--html OUT.html] [--baseline EARLIER.json ...]
+                       [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD] [--quiet]
     fusiongait analyze CAPTURE.imucap ...        (not supported yet)
 
 Exit status: 0 on success; 2 for bad input (arguments, files, data the analysis cannot use), with exactly one
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import json
 import os
 import sys
@@ -70,6 +72,13 @@ def _metres(what: str, low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return datetime.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
 def _sensor_spec(text: str) -> tuple[str, str]:
@@ -127,7 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     analyze.add_argument("--json", type=Path, metavar="OUT.json", help="write the JSON report here")
-    analyze.add_argument("--html", type=Path, metavar="OUT.html", help="write the HTML report here (not available yet)")
+    analyze.add_argument("--html", type=Path, metavar="OUT.html", help="write the self-contained HTML report here")
+    analyze.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="EARLIER.json",
+        help="an earlier JSON report of the same patient (repeat, oldest first) for the flags' baseline arm and trend",
+    )
+    analyze.add_argument(
+        "--plateau-sessions",
+        type=int,
+        metavar="N",
+        help="how many of the earliest --baseline reports form the plateau (default: all but the most recent)",
+    )
+    analyze.add_argument("--patient", metavar="ID", help="patient identifier for the report header")
+    analyze.add_argument(
+        "--session-date", type=_iso_date, metavar="YYYY-MM-DD", help="session date (orders baselines, header)"
+    )
+    analyze.add_argument(
+        "--session-label", metavar="TEXT", help="session label for the header (e.g. '6 weeks post-op')"
+    )
     analyze.add_argument("--quiet", action="store_true", help="do not print the summary (warnings still go to stderr)")
     analyze.set_defaults(handler=_analyze)
     return parser
@@ -162,9 +192,32 @@ def _check_output(option: str, path: Path | None) -> None:
         raise UsageError(f"argument {option}: folder {folder} does not exist")
 
 
+def _read_baseline(path: Path) -> dict[str, Any]:
+    """An earlier report given with --baseline, checked at the boundary."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"argument --baseline: {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"argument --baseline: cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"argument --baseline: {path} is not JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(document, dict) or document.get("schema") != "fusiongait.report/1":
+        schema = document.get("schema") if isinstance(document, dict) else type(document).__name__
+        raise UsageError(
+            f"argument --baseline: {path} is not a FusionGait report (expected schema 'fusiongait.report/1', got "
+            f"{schema!r})"
+        )
+    return document
+
+
 def _write_json_atomic(path: Path, document: Any) -> None:
     """Write ``document`` as JSON to a temporary file next to ``path``, then move it into place."""
-    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    _write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then move it into place."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -198,8 +251,13 @@ def _analyze(args: argparse.Namespace) -> int:
         raise UsageError("argument --sensor: pelvis=FILE is required (the analysis needs the pelvis sensor)")
     _check_output("--json", args.json)
     _check_output("--html", args.html)
-    if args.html is not None:
-        _warn(f"HTML report not available yet; {args.html} not written")
+    baselines = [_read_baseline(path) for path in args.baseline]
+    if args.plateau_sessions is not None and not 1 <= args.plateau_sessions <= max(len(baselines), 1):
+        raise UsageError(
+            f"argument --plateau-sessions: expected 1 to {len(baselines)} (the number of --baseline reports), got "
+            f"{args.plateau_sessions}"
+        )
+    session = {"patient": args.patient, "date": args.session_date, "label": args.session_label}
 
     recording, reader_warnings = read_recording(sensors)
     for text in reader_warnings:
@@ -215,7 +273,14 @@ def _analyze(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = GaitPipeline(height_m=args.height_m, sensor_height_m=args.sensor_height_m).run(recording)
-        report = build_report(result, warnings=reader_warnings, inputs=dict(sensors))
+        report = build_report(
+            result,
+            warnings=reader_warnings,
+            inputs=dict(sensors),
+            session=session,
+            baselines=baselines,
+            plateau_sessions=args.plateau_sessions,
+        )
     already = set(reader_warnings)
     for item in report.get("warnings", []):
         text = _warning_text(item)
@@ -237,10 +302,20 @@ def _analyze(args: argparse.Namespace) -> int:
         except OSError as exc:
             _error(f"cannot write {args.json}: {exc.strerror or exc}")
             return EXIT_FAILURE
+    if args.html is not None:
+        from server.report_html import render_html  # noqa: PLC0415 - only needed for --html
+
+        try:
+            _write_text_atomic(args.html, render_html(report))
+        except OSError as exc:
+            _error(f"cannot write {args.html}: {exc.strerror or exc}")
+            return EXIT_FAILURE
     if not args.quiet:
         print(summary_text(report))
         if args.json is not None:
             print(f"JSON report: {args.json}")
+        if args.html is not None:
+            print(f"HTML report: {args.html}")
     return EXIT_OK
 
 

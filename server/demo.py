@@ -2,7 +2,8 @@
 
 A walker with known truth (``hardware.simulator``) is written as one generic CSV per sensor. Then
 ``fusiongait analyze`` reads the files back and prints the summary and the simulated truth side by side. It writes
-the JSON report. The live clinic session replaces this once the dashboard exists (issue 8).
+the JSON report and the self-contained HTML report (``out/demo/report.html``). The live clinic session replaces
+this once the dashboard exists (issue 8).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     files = write_recording_csv(session.recording, args.out, "demo")
     report = args.out / "report.json"
+    html = args.out / "report.html"
     cli_args = ["analyze"]
     for placement, path in files.items():
         cli_args += ["--sensor", f"{placement}={path}"]
-    cli_args += ["--height-m", f"{params.height_m}", "--json", str(report)]
+    cli_args += ["--height-m", f"{params.height_m}", "--json", str(report), "--html", str(html)]
+    cli_args += ["--patient", "DEMO-001", "--session-label", "simulated healthy walker"]
     print(f"Simulated walker (sensors mounted in random orientations): {', '.join(str(p) for p in files.values())}")
     status = cli.main(cli_args)
     truth = session.truth

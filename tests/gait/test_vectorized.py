@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,3 +102,47 @@ def test_summarize_bouts_matches_per_bout_loop() -> None:
         np.testing.assert_allclose(batch.stride_length_m[k], one.value("stride_length_m"), rtol=1e-12)
         assert batch.n_steps[k] == one.n_steps
         assert result.bouts[k].cadence_spm == batch.cadence_spm[k]
+
+
+def test_contralateral_drop_matches_loop() -> None:
+    from gait.kinematics import contralateral_drop_deg
+
+    rng = np.random.default_rng(2)
+    m, n_points = 12, 101
+    obliquity = rng.normal(size=(m, n_points)) * 3
+    side = rng.integers(-1, 2, size=m)
+    fraction = rng.uniform(0.3, 0.7, size=m)
+    fraction[3] = np.nan
+    batch = contralateral_drop_deg(obliquity, side, fraction)
+    for i in range(m):
+        if side[i] < 0 or not np.isfinite(fraction[i]):
+            assert np.isnan(batch[i])
+            continue
+        sign = 1.0 if side[i] == 0 else -1.0
+        window = [sign * obliquity[i, k] for k in range(n_points) if k / (n_points - 1) <= fraction[i]]
+        assert batch[i] == max(window)
+
+
+def test_symmetry_ratios_match_loop() -> None:
+    from gait.pipeline import GaitPipeline
+    from hardware.simulator import Segment, antalgic, simulate_session
+
+    schedule = (Segment(kind="stand", duration_s=2.0), Segment(kind="walk", duration_s=12.0))
+    result = GaitPipeline().run(simulate_session(antalgic(), schedule=schedule, seed=5).recording)
+    steps, strides, summary = result.steps, result.strides, result.summary
+    use = strides.straight if summary.turns_excluded else np.ones_like(strides.straight)
+    use_steps = steps.straight if summary.turns_excluded else np.ones_like(steps.straight)
+
+    def ratio(values: list[float], sides: list[int]) -> float:
+        left = [v for v, s in zip(values, sides, strict=True) if s == 0 and np.isfinite(v)]
+        right = [v for v, s in zip(values, sides, strict=True) if s == 1 and np.isfinite(v)]
+        a, b = sum(left) / len(left), sum(right) / len(right)
+        return max(a, b) / min(a, b)
+
+    swing = [float(x) for x, u in zip(strides.swing_pct, use, strict=True) if u]
+    swing_sides = [int(x) for x, u in zip(strides.side, use, strict=True) if u]
+    length = [float(x) for x, u in zip(steps.length_m, use_steps, strict=True) if u]
+    length_sides = [int(x) for x, u in zip(steps.side, use_steps, strict=True) if u]
+    assert summary.value("swing_symmetry_ratio") == pytest.approx(ratio(swing, swing_sides), rel=1e-12)
+    assert summary.value("step_length_symmetry_ratio") == pytest.approx(ratio(length, length_sides), rel=1e-12)
+    assert summary.value("swing_symmetry_ratio") > 1.06  # the antalgic walker's swing asymmetry

@@ -183,8 +183,11 @@ def stub_analysis(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
             seen["recording"] = recording
             return "result"
 
-    def build_report(result: str, *, warnings: list[str], inputs: dict[str, str]) -> dict[str, object]:
+    def build_report(
+        result: str, *, warnings: list[str], inputs: dict[str, str], **session: object
+    ) -> dict[str, object]:
         seen["inputs"] = inputs
+        seen["session"] = session
         return {"schema": "fusiongait.report/1", "warnings": [*warnings, "analysis says hello"], "value": 1.5}
 
     def summary_text(report: dict[str, object]) -> str:
@@ -218,10 +221,10 @@ def test_plumbing_json_warnings_summary(
     assert stub_analysis["recording"].placements == ("pelvis", "right_thigh")  # type: ignore[attr-defined]
     warnings = err.splitlines()
     assert all(line.startswith("fusiongait: warning: ") for line in warnings)
-    assert any("HTML report not available yet" in line for line in warnings)
     assert any(f"{thigh}, line 11" in line and "lost samples" in line for line in warnings)
     assert warnings[-1] == "fusiongait: warning: analysis says hello"
-    assert len(warnings) == 3
+    assert len(warnings) == 2
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     assert out.startswith("SUMMARY\nsecond line\n")
     assert json.loads(out_json.read_text())["schema"] == "fusiongait.report/1"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
@@ -275,6 +278,53 @@ def test_analyze_success_with_the_pipeline(tmp_path: Path, capsys: pytest.Captur
     assert report["schema"] == "fusiongait.report/1"
     assert report["recording"]["inputs"] == {"pelvis": str(pelvis)}
     assert out.strip()
+
+
+def test_baseline_and_html_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from firmware_bridge.readers.csv_format import write_recording_csv
+    from hardware.simulator import Segment, WalkerParams, simulate_session
+
+    schedule = (Segment(kind="stand", duration_s=3.0), Segment(kind="walk", duration_s=20.0))
+    reports = []
+    for k in range(2):
+        session = simulate_session(WalkerParams(), schedule=schedule, random_mounting=True, seed=k)
+        files = write_recording_csv(session.recording, tmp_path, f"s{k}")
+        argv = ["analyze", *(a for p, f in files.items() for a in ("--sensor", f"{p}={f}")), "--height-m", "1.75"]
+        argv += ["--json", str(tmp_path / f"s{k}.json"), "--patient", "P-1", "--session-date", f"2026-0{k + 1}-01"]
+        if k:
+            argv += ["--baseline", str(tmp_path / "s0.json"), "--html", str(tmp_path / "s1.html")]
+        status = main(argv)
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        reports.append(json.loads((tmp_path / f"s{k}.json").read_text()))
+    assert reports[0]["baseline"] is None and reports[0]["session"]["patient"] == "P-1"
+    assert reports[1]["baseline"]["sessions"] == ["2026-01-01"]
+    assert [f["id"] for f in reports[1]["flags"]] == ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9"]
+    assert "HTML report:" in out and "flags:" in out
+    assert "Trend against the personal baseline" in (tmp_path / "s1.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, ("--baseline", "does not exist")),
+        ("{not json", ("--baseline", "is not JSON")),
+        ('{"schema": "other/1"}', ("--baseline", "not a FusionGait report", "other/1")),
+    ],
+)
+def test_bad_baseline_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, says: tuple[str, ...]
+) -> None:
+    pelvis = walking_csv(tmp_path / "p.csv")
+    baseline = tmp_path / "earlier.json"
+    if content is not None:
+        baseline.write_text(content)
+    run_error(capsys, ["analyze", "--sensor", f"pelvis={pelvis}", "--baseline", str(baseline)], *says)
+
+
+def test_bad_session_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pelvis = walking_csv(tmp_path / "p.csv")
+    run_error(capsys, ["analyze", "--sensor", f"pelvis={pelvis}", "--session-date", "1/2/26"], "YYYY-MM-DD")
 
 
 # --------------------------------------------------------------------------------------------- as a program
