@@ -433,7 +433,7 @@ def _fmt(x: float, unit: str) -> str:
 
 def _band_text(band: ReferenceBand) -> str:
     u = "°" if band.unit == "deg" else f" {band.unit}" if band.unit != "ratio" else ""
-    core = f"{band.mean:g}±{band.sd:g}{u}" if band.mean is not None and band.sd is not None else ""
+    core = f"{band.mean:.3g}±{band.sd:.2g}{u}" if band.mean is not None and band.sd is not None else ""
     text = f"{band.low:.3g}–{band.high:.3g}{u}" + (f" ({core})" if core else "")
     return f"{text}; {band.source}" + (" [interim]" if band.interim and "interim" not in band.source else "")
 
