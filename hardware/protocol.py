@@ -624,10 +624,8 @@ class ImuBatch:
         Index of each packet in the input.
     sensor_id, seq, sample_idx, t_us, n, cfg : ndarray of int64, shape (n_packets,)
         Header fields.
-    first : ndarray of int64, shape (n_packets,)
-        Row of each packet's first sample in ``counts`` (``cumsum(n) - n``: samples are in packet order).
     counts : ndarray of int16, shape (n_samples, 6)
-        All samples; packet ``i`` holds rows ``first[i] : first[i] + n[i]``.
+        All samples in packet order; packet ``i`` holds rows ``first[i] : first[i] + n[i]``.
     """
 
     position: IntArray
@@ -637,14 +635,13 @@ class ImuBatch:
     t_us: IntArray
     n: IntArray
     cfg: IntArray
-    first: IntArray
     counts: Int16Array
 
     @classmethod
     def empty(cls) -> ImuBatch:
         """A batch of no packets."""
         z = np.zeros(0, dtype=np.int64)
-        return cls(z, z, z, z, z, z, z, z, np.zeros((0, 6), dtype=np.int16))
+        return cls(z, z, z, z, z, z, z, np.zeros((0, 6), dtype=np.int16))
 
     def __len__(self) -> int:
         return int(self.position.shape[0])
@@ -654,14 +651,14 @@ class ImuBatch:
         """Samples in all packets."""
         return int(self.counts.shape[0])
 
+    @property
+    def first(self) -> IntArray:
+        """Row of each packet's first sample in ``counts``, shape (n_packets,)."""
+        return np.cumsum(self.n) - self.n
+
     def packet_of_sample(self) -> IntArray:
         """For each row of ``counts``, the index (into this batch) of the packet it came from."""
-        total = int(self.n.sum())
-        starts = np.cumsum(self.n) - self.n
-        rows = np.repeat(self.first - starts, self.n) + np.arange(total, dtype=np.int64)
-        owner = np.zeros(self.n_samples, dtype=np.int64)
-        owner[rows] = np.repeat(np.arange(len(self), dtype=np.int64), self.n)
-        return owner
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.n)
 
     def physical(self) -> tuple[FloatArray, FloatArray]:
         """``(acc_mps2, gyr_dps)``, each ``(n_samples, 3)``, scaled by each packet's own ``cfg``."""
@@ -682,8 +679,7 @@ class ImuBatch:
         """The packets at ``index`` (a boolean mask or integer indices), samples included, in that order."""
         idx = np.arange(len(self))[np.asarray(index)]
         n = self.n[idx]
-        first = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) if len(idx) else np.zeros(0, np.int64)
-        rows = np.repeat(self.first[idx] - first, n) + np.arange(int(n.sum()), dtype=np.int64)
+        rows = np.repeat(self.first[idx] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()), dtype=np.int64)
         return ImuBatch(
             self.position[idx],
             self.sensor_id[idx],
@@ -692,7 +688,6 @@ class ImuBatch:
             self.t_us[idx],
             n,
             self.cfg[idx],
-            first,
             self.counts[rows],
         )
 
@@ -706,7 +701,6 @@ class ImuBatch:
             b = batches[0]
             if np.all(np.diff(b.position) > 0):
                 return b
-        offsets = np.cumsum([0] + [b.n_samples for b in batches[:-1]])
         joined = cls(
             np.concatenate([b.position for b in batches]),
             np.concatenate([b.sensor_id for b in batches]),
@@ -715,7 +709,6 @@ class ImuBatch:
             np.concatenate([b.t_us for b in batches]),
             np.concatenate([b.n for b in batches]),
             np.concatenate([b.cfg for b in batches]),
-            np.concatenate([b.first + o for b, o in zip(batches, offsets, strict=True)]),
             np.concatenate([b.counts for b in batches]),
         )
         order = np.argsort(joined.position, kind="stable")
@@ -725,6 +718,7 @@ class ImuBatch:
 
     def packets(self) -> list[ImuPacket]:
         """The batch as :class:`ImuPacket` objects (for tests and small batches; slow for many)."""
+        first = self.first
         return [
             ImuPacket(
                 int(self.sensor_id[i]),
@@ -732,7 +726,7 @@ class ImuBatch:
                 int(self.sample_idx[i]),
                 int(self.t_us[i]),
                 SensorConfig.from_cfg(int(self.cfg[i])),
-                self.counts[self.first[i] : self.first[i] + self.n[i]],
+                self.counts[first[i] : first[i] + self.n[i]],
             )
             for i in range(len(self))
         ]
@@ -794,7 +788,6 @@ def _decode_imu_group(rows: NDArray[np.uint8], positions: IntArray) -> tuple[Imu
         rec["t_us"].astype(np.int64),
         np.full(kk, n_samples, dtype=np.int64),
         cfg[ok],
-        np.arange(kk, dtype=np.int64) * n_samples,
         rec["counts"].reshape(kk * n_samples, 6).astype(np.int16),
     )
     return batch, rejected
