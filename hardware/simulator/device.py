@@ -287,13 +287,13 @@ class VirtualSensor:
         gyr = sample_linear(self._gyr, self._signal_rate_hz, t_s, axis=-2)
         return self.config.to_counts(acc, gyr)
 
-    def _status(self, at_s: float) -> bytes:
+    def _status(self, at_s: float, seq: int) -> bytes:
         battery = max(0, self._battery_pct0 - int(self._streamed_s / 1200.0))
         return encode(
             Status(
                 self.sensor_id,
-                self._take_seq(),
-                self._next_k % _U32,
+                seq,
+                self._first_k_after(at_s) % _U32,
                 int(self.device_us(at_s)) % _U32,
                 self.config,
                 battery_pct=battery,
@@ -327,7 +327,7 @@ class VirtualSensor:
                     self.log.not_streamed.append((self._next_k, k_start - self._next_k))
                 self._next_k = max(self._next_k, k_start)
                 self._streamed_since_boot = True
-                self._replies.append((host_s, self._status(host_s)))
+                self._replies.append((host_s, self._status(host_s, self._take_seq())))
                 self._next_status_s = host_s + self.status_period_s
         elif cmd.command is Command.STOP:
             self.streaming = False
@@ -408,12 +408,9 @@ class VirtualSensor:
                 times.append(emit_s)
                 packets.append(rows)
                 imu_meta = (k0, m)
-                saved_seq = self._seq
                 for j, at_s in enumerate(statuses):
-                    self._seq = int(seq_of[m + j])
                     times.append(np.array([at_s]))
-                    packets.append([self._status(at_s)])
-                self._seq = saved_seq
+                    packets.append([self._status(at_s, int(seq_of[m + j]))])
                 self._next_k = first_k + m * self.n
         replies = [r for r in self._replies if r[0] <= until_s]
         self._replies = [r for r in self._replies if r[0] > until_s]
