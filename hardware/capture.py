@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 
 from hardware.errors import CaptureError
-from hardware.protocol import DecodedPackets, ImuBatch, Rejection, decode_rows
+from hardware.protocol import DecodedPackets, decode_rows
 
 __all__ = [
     "FORMAT_VERSION",
@@ -270,15 +270,11 @@ class Capture:
             if len(pos):
                 by_length.setdefault(length, []).append((rows, pos))
         decoded = []
-        for length, parts in sorted(by_length.items()):
+        for _length, parts in sorted(by_length.items()):
             rows = np.concatenate([r for r, _ in parts]) if len(parts) > 1 else parts[0][0]
             pos = np.concatenate([p for _, p in parts])
-            decoded.append(decode_rows(rows, pos) if length else _empty_packets(pos))
+            decoded.append(decode_rows(rows, pos))
         return DecodedPackets.merge(decoded)
-
-
-def _empty_packets(pos: IntArray) -> DecodedPackets:
-    return DecodedPackets(ImuBatch.empty(), (), tuple(Rejection(int(p), "packet: empty record") for p in pos))
 
 
 def _read_header(data: bytes) -> tuple[CaptureHeader, int]:
