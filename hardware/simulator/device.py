@@ -242,7 +242,7 @@ class VirtualSensor:
             + [(s, "reboot", 0.0) for s in self.faults.reboots_s]
         )
         self._burst_left = 0
-        self._replies: list[tuple[float, bytes]] = []
+        self._replies: list[tuple[float, bytes, int, int]] = []  # (host_s, packet, first sample, n samples)
         self._outbox: list[Emission] = []
         self._power_up(boot_s, self.clock.offset_us)
         self.now_s = boot_s
@@ -320,6 +320,7 @@ class VirtualSensor:
         before = self.poll(host_s)  # what was sent before the command still reaches the host, on the next poll
         self._outbox.extend(before)
         if cmd.command is Command.START:
+            # As the reference firmware: a status packet first; a START while streaming only repeats the status.
             if not self.streaming:
                 self.streaming = True
                 k_start = self._first_k_after(host_s)
@@ -327,9 +328,11 @@ class VirtualSensor:
                     self.log.not_streamed.append((self._next_k, k_start - self._next_k))
                 self._next_k = max(self._next_k, k_start)
                 self._streamed_since_boot = True
-                self._replies.append((host_s, self._status(host_s, self._take_seq())))
                 self._next_status_s = host_s + self.status_period_s
+            self._replies.append((host_s, self._status(host_s, self._take_seq()), 0, 0))
         elif cmd.command is Command.STOP:
+            if self.streaming:
+                self._flush_partial(host_s)
             self.streaming = False
             self._next_status_s = math.inf
         else:
@@ -346,7 +349,7 @@ class VirtualSensor:
                 t_rx % _U32,
                 t_tx % _U32,
             )
-            self._replies.append((tx_s, encode(reply)))
+            self._replies.append((tx_s, encode(reply), 0, 0))
 
     # -------------------------------------------------------------------------------------------------- time
     def poll(self, host_s: float) -> list[Emission]:
@@ -414,7 +417,7 @@ class VirtualSensor:
                 self._next_k = first_k + m * self.n
         replies = [r for r in self._replies if r[0] <= until_s]
         self._replies = [r for r in self._replies if r[0] > until_s]
-        for at_s, raw in replies:
+        for at_s, raw, _k, _n in replies:
             times.append(np.array([at_s]))
             packets.append([raw])
         self.now_s = max(self.now_s, until_s)
@@ -424,15 +427,30 @@ class VirtualSensor:
         flat: list[bytes] = []
         for p in packets:
             flat += [r.tobytes() for r in p] if isinstance(p, np.ndarray) else p
-        is_imu = np.zeros(len(flat), dtype=bool)
+        # First sample and sample count of each packet (0 samples for the other types), for the fault log.
+        n_of = np.zeros(len(flat), dtype=np.int64)
         k_of = np.zeros(len(flat), dtype=np.int64)
         if imu_meta is not None:
-            is_imu[: imu_meta[1]] = True
+            n_of[: imu_meta[1]] = self.n
             k_of[: imu_meta[1]] = imu_meta[0]
-        return self._deliver(flat_s, flat, is_imu, k_of)
+        n_of[len(flat) - len(replies) :] = [r[3] for r in replies]
+        k_of[len(flat) - len(replies) :] = [r[2] for r in replies]
+        return self._deliver(flat_s, flat, n_of, k_of)
+
+    def _flush_partial(self, host_s: float) -> None:
+        """On STOP, send the samples already taken for an unfinished packet (fewer than n), as the firmware does."""
+        k_end = self._first_k_after(host_s)  # samples taken up to now are < k_end
+        count = min(k_end - self._next_k, self.n - 1)
+        if count <= 0:
+            return
+        k = np.arange(self._next_k, self._next_k + count, dtype=np.int64)
+        t_us = self._offset_us + int(self._next_k * 1e6 / self.config.rate_hz)
+        rows = encode_imu_rows(self.sensor_id, [self._take_seq()], k[:1], [t_us], self.config, self._counts(k)[None])
+        self._replies.append((host_s, rows[0].tobytes(), self._next_k, count))
+        self._next_k += count
 
     def _deliver(
-        self, at_s: FloatArray, packets: Sequence[bytes], is_imu: NDArray[np.bool_], k_of: NDArray[np.int64]
+        self, at_s: FloatArray, packets: Sequence[bytes], n_of: NDArray[np.int64], k_of: NDArray[np.int64]
     ) -> list[Emission]:
         order = np.argsort(at_s, kind="stable")
         f = self.faults
@@ -441,7 +459,7 @@ class VirtualSensor:
         for i in order:
             raw = packets[i]
             seq = int.from_bytes(raw[2:4], "little")
-            n = self.n if is_imu[i] else 0
+            n = int(n_of[i])
             reason = ""
             if any(s <= at_s[i] < s + d for s, d in f.disconnects):
                 reason = "disconnected"

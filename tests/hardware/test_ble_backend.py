@@ -145,8 +145,11 @@ def test_stream_is_contiguous_except_the_packets_the_fault_log_lost() -> None:
     run(main)
     for p in world.peripherals:
         inbox = inboxes[p.placement]
-        assert len(inbox.packets) == after_stop[p.placement], "a notification came after STOP"
-        decoded = decode_packets(inbox.packets)
+        # After STOP only the unfinished batch arrives (fewer than n samples), as the reference firmware sends it.
+        late = decode_packets(inbox.packets[after_stop[p.placement] :])
+        assert len(inbox.packets) - after_stop[p.placement] <= 1, "streaming went on after STOP"
+        assert np.all(late.imu.n < p.sensor.n) and not late.others
+        decoded = decode_packets(inbox.packets[: after_stop[p.placement]])
         assert decoded.rejected == ()
         assert isinstance(decoded.others[0][1], Status)  # the status packet START sends first
         imu = decoded.imu

@@ -186,3 +186,15 @@ def test_tcp_link_and_disconnect(session) -> None:  # type: ignore[no-untyped-de
     assert len(a) > 20 and len(b) > 0
     assert b.sample_idx[0] > a.sample_idx[-1] + 5 * 10  # the outage is a gap, indices continue
     assert sensors["pelvis"].log.disconnects_s == [3.0]
+
+
+def test_stop_sends_the_unfinished_batch_and_start_while_streaming_repeats_status(session) -> None:  # type: ignore[no-untyped-def]
+    vs = VirtualSensor.from_session(session, "pelvis", 0)
+    vs.command(encode_command(Command.START), 0.0)
+    vs.command(encode_command(Command.START), 0.5)  # already streaming: a status packet, nothing else changes
+    vs.command(encode_command(Command.STOP), 1.025)  # samples 100-102 taken: 3 into a 5-sample batch
+    got = decode_packets([e.packet for e in vs.poll(2.0)])
+    assert [type(p).__name__ for _, p in got.others] == ["Status", "Status"]
+    assert got.imu.n.tolist() == [5] * 20 + [3]
+    assert np.all(np.diff(got.imu.sample_idx) == got.imu.n[:-1])
+    assert np.all(np.diff(got.imu.seq) >= 1)
