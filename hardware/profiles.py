@@ -26,7 +26,7 @@ the profiles was checked against a real device here; see ``docs/devices.md``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
@@ -359,6 +359,37 @@ def _rotate(profile: DeviceProfile, values: NDArray[np.float64]) -> NDArray[np.f
     return rotated
 
 
+def _convert(
+    profile: DeviceProfile,
+    name: str,
+    raw: ArrayLike,
+    unit: str,
+    wire: str,
+    export: str,
+    allowed: tuple[str, ...],
+    *,
+    full_scale: float | None,
+    range_arg: str,
+    range_unit: str,
+    find: Callable[[float], RangeScale],
+    factors: Mapping[str, float],
+) -> NDArray[np.float64]:
+    """Scale ``raw`` by its unit (counts through the range's scale; ``factors["counts"]`` per count-unit) and rotate."""
+    arr = _raw_xyz(name, raw)
+    _check_unit(profile, name, unit, wire, export, allowed)
+    factor = factors[unit]
+    if unit == "counts":
+        if full_scale is None:
+            raise ProfileError(
+                f"{name}: unit='counts' needs {range_arg} (the full-scale range the counts were taken at)"
+            )
+        scale = find(full_scale)
+        if scale.counts_per_unit is None:
+            raise ProfileError(f"{name}: profile {profile.name!r} has no count scale for ±{full_scale} {range_unit}")
+        factor /= scale.counts_per_unit
+    return _rotate(profile, arr * factor)
+
+
 def acc_to_mps2(
     profile: DeviceProfile, raw: ArrayLike, *, unit: AccUnit, range_g: float | None = None
 ) -> NDArray[np.float64]:
@@ -385,20 +416,20 @@ def acc_to_mps2(
     ProfileError
         Wrong shape, a unit the profile does not provide, or counts without a known range.
     """
-    arr = _raw_xyz("acc", raw)
-    _check_unit(profile, "acc", unit, profile.wire_acc_unit, profile.export_acc_unit, _ACC_UNITS)
-    if unit == "counts":
-        if range_g is None:
-            raise ProfileError("acc: unit='counts' needs range_g (the full-scale range the counts were taken at)")
-        scale = profile.acc_scale(range_g)
-        if scale.counts_per_unit is None:
-            raise ProfileError(f"acc: profile {profile.name!r} has no count scale for ±{range_g} g")
-        factor = GRAVITY_MPS2 / scale.counts_per_unit
-    elif unit == "g":
-        factor = GRAVITY_MPS2
-    else:
-        factor = 1.0
-    return _rotate(profile, arr * factor)
+    return _convert(
+        profile,
+        "acc",
+        raw,
+        unit,
+        profile.wire_acc_unit,
+        profile.export_acc_unit,
+        _ACC_UNITS,
+        full_scale=range_g,
+        range_arg="range_g",
+        range_unit="g",
+        find=profile.acc_scale,
+        factors={"counts": GRAVITY_MPS2, "g": GRAVITY_MPS2, "mps2": 1.0},
+    )
 
 
 def gyr_to_dps(
@@ -427,20 +458,20 @@ def gyr_to_dps(
     ProfileError
         Wrong shape, a unit the profile does not provide, or counts without a known range.
     """
-    arr = _raw_xyz("gyr", raw)
-    _check_unit(profile, "gyr", unit, profile.wire_gyr_unit, profile.export_gyr_unit, _GYR_UNITS)
-    if unit == "counts":
-        if range_dps is None:
-            raise ProfileError("gyr: unit='counts' needs range_dps (the full-scale range the counts were taken at)")
-        scale = profile.gyr_scale(range_dps)
-        if scale.counts_per_unit is None:
-            raise ProfileError(f"gyr: profile {profile.name!r} has no count scale for ±{range_dps} dps")
-        factor = 1.0 / scale.counts_per_unit
-    elif unit == "rads":
-        factor = float(np.rad2deg(1.0))
-    else:
-        factor = 1.0
-    return _rotate(profile, arr * factor)
+    return _convert(
+        profile,
+        "gyr",
+        raw,
+        unit,
+        profile.wire_gyr_unit,
+        profile.export_gyr_unit,
+        _GYR_UNITS,
+        full_scale=range_dps,
+        range_arg="range_dps",
+        range_unit="dps",
+        find=profile.gyr_scale,
+        factors={"counts": 1.0, "rads": float(np.rad2deg(1.0)), "dps": 1.0},
+    )
 
 
 def to_sensor_frame(
