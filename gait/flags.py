@@ -587,18 +587,19 @@ class FlagEvaluator:
             return "none"
         return "moderate" if effect >= self.moderate_effect else "low"
 
-    def _speed_ok_for_norm(self, s: SessionMetrics) -> tuple[bool, str]:
+    def _speed_note(self, s: SessionMetrics) -> str:
+        """Why a speed-dependent norm cannot be checked at this session's speed ("" when it can)."""
         v = s.value("walking_speed_mps")
         sp = self.rules.speed
         if not _finite(v):
-            return False, "not evaluated: walking speed unknown (speed-dependent reference)"
+            return "not evaluated: walking speed unknown (speed-dependent reference)"
         if not sp.in_reference_band(v):
-            return False, (
+            return (
                 f"not evaluated: walking speed {v:.2f} m/s outside the speed band of the reference "
                 f"({sp.reference_low_mps:g}–{sp.reference_high_mps:g} m/s; {sp.reference_source}); compare with the "
                 "patient's own baseline at the same speed"
             )
-        return True, ""
+        return ""
 
     def _norm(
         self,
@@ -617,14 +618,8 @@ class FlagEvaluator:
     ) -> Evidence:
         label, unit = _label(metric)
         v = s.value(metric) if value is None else value
-        note = ""
-        if speed_dependent:
-            ok, why = self._speed_ok_for_norm(s)
-            if not ok:
-                note = why
-        if not _finite(v):
-            return Evidence(metric, label, v, unit, "norm", criterion, reference, False, side=side, note=note)
-        if note:
+        note = self._speed_note(s) if speed_dependent else ""
+        if note or not _finite(v):
             return Evidence(metric, label, v, unit, "norm", criterion, reference, False, side=side, note=note)
         past = (cutoff + tolerance - v) if below else (v + tolerance - cutoff)
         met = past >= 0.0
