@@ -459,13 +459,8 @@ _LABELS: Final = MappingProxyType(
         "pelvic_drop_asymmetry_deg": ("contralateral pelvic drop, left − right", "deg"),
     }
 )
-_NORM_OF: Final = MappingProxyType(
-    {
-        "hip_peak_extension": "hip_peak_extension_deg",
-        "hip_sagittal_rom": "hip_sagittal_rom_deg",
-        "step_time_symmetry_ratio": "step_time_asymmetry",
-    }
-)
+#: Flag-input metrics whose reference band the report files under another name.
+_NORM_OF: Final = MappingProxyType({"step_time_symmetry_ratio": "step_time_asymmetry"})
 
 
 def metric_label(metric: str) -> tuple[str, str]:
