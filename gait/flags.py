@@ -463,25 +463,26 @@ _LABELS: Final = MappingProxyType(
 _NORM_OF: Final = MappingProxyType({"step_time_symmetry_ratio": "step_time_asymmetry"})
 
 
+#: Names of the per-side metrics (in degrees), by the metric name without its side.
+_SIDED_LABELS: Final = MappingProxyType(
+    {
+        "hip_peak_extension_deg": "peak hip extension",
+        "hip_sagittal_rom_deg": "hip sagittal ROM",
+        "pelvic_contribution_deg": "pelvic contribution to thigh extension",
+        "pelvic_drop_deg": "contralateral pelvic drop",
+    }
+)
+
+
 def metric_label(metric: str) -> tuple[str, str]:
     """Readable name and unit of a flag-input metric ("right peak hip extension", "deg")."""
-    return _label(metric)
-
-
-def _label(metric: str) -> tuple[str, str]:
     if metric in _LABELS:
         return _LABELS[metric]
     for side in _SIDES:
         tag = f"_{side}_"
         if tag in metric:
             base = metric.replace(tag, "_")
-            names = {
-                "hip_peak_extension_deg": "peak hip extension",
-                "hip_sagittal_rom_deg": "hip sagittal ROM",
-                "pelvic_contribution_deg": "pelvic contribution to thigh extension",
-                "pelvic_drop_deg": "contralateral pelvic drop",
-            }
-            return f"{side} {names.get(base, base)}", "deg"
+            return f"{side} {_SIDED_LABELS.get(base, base)}", "deg"
     return metric, ""
 
 
@@ -611,7 +612,7 @@ class FlagEvaluator:
         value: float | None = None,
         tolerance: float = 0.0,
     ) -> Evidence:
-        label, unit = _label(metric)
+        label, unit = metric_label(metric)
         v = s.value(metric) if value is None else value
         note = self._speed_note(s) if speed_dependent else ""
         if note or not _finite(v):
@@ -634,7 +635,7 @@ class FlagEvaluator:
     ) -> Evidence:
         """Norm criterion ``z-score ≥ z`` (z > 0) or ``≤ z`` (z < 0) against ``band``'s mean and SD."""
         cutoff = (band.mean or 0.0) + z * (band.sd or 0.0)
-        unit = _label(metric)[1]
+        unit = metric_label(metric)[1]
         sign = "≤" if z < 0 else ">"
         return self._norm(
             s,
@@ -664,7 +665,7 @@ class FlagEvaluator:
         """Change of ``metric`` vs the plateau median in ``direction`` (+1 up, −1 down, 0 either)."""
         if base is None:
             return None
-        label, unit = _label(metric)
+        label, unit = metric_label(metric)
         v = s.value(metric)
 
         def val(x: SessionMetrics) -> float:
@@ -972,7 +973,7 @@ class FlagEvaluator:
         contrib_min = r.flag_number("F2", "contribution_min_deg")
         tilt = s.value("mean_tilt_deg")
         # Within the session: dynamic tilt relative to this session's quiet standing (CLINICAL.md §3 rule 2).
-        label, unit = _label("mean_tilt_deg")
+        label, unit = metric_label("mean_tilt_deg")
         within = Evidence(
             "mean_tilt_deg",
             label,
@@ -1377,7 +1378,7 @@ class FlagEvaluator:
         hit: str | None = None
         for side in sides:
             rom = s.value(f"hip_sagittal_rom_{side}_deg")
-            label, unit = _label(f"hip_sagittal_rom_{side}_deg")
+            label, unit = metric_label(f"hip_sagittal_rom_{side}_deg")
             ok = f1.flagged and f5.flagged and f5.side == side and _finite(rom) and rom < rom_min
             evidence.append(
                 Evidence(
