@@ -519,12 +519,7 @@ class FlagEvaluator:
         base = baseline if baseline is not None and baseline.sessions else None
         previous = base.previous if base is not None else None
         prev_flags = self._single(previous, None) if previous is not None else None
-        out: dict[str, FlagResult] = {}
-        for fid, fn in self._functions().items():
-            res = fn(current, base, out)
-            if prev_flags is not None:
-                res = self._with_persistence(res, prev_flags[fid])
-            out[fid] = res
+        out = self._single(current, base, prev_flags)
         return tuple(out[f] for f in FLAG_IDS)
 
     # --------------------------------------------------------------------------- plumbing
@@ -543,17 +538,27 @@ class FlagEvaluator:
             "F9": self._f9,
         }
 
-    def _single(self, session: SessionMetrics, baseline: Baseline | None) -> dict[str, FlagResult]:
+    def _single(
+        self,
+        session: SessionMetrics,
+        baseline: Baseline | None,
+        previous: Mapping[str, FlagResult] | None = None,
+    ) -> dict[str, FlagResult]:
+        """The flags of one session, each with its persistence when the previous session's flags are given.
+
+        Later flags (F2, F8, F9) read the earlier ones of ``out``, persistence included.
+        """
         out: dict[str, FlagResult] = {}
         for fid, fn in self._functions().items():
-            out[fid] = fn(session, baseline, out)
+            res = fn(session, baseline, out)
+            out[fid] = res if previous is None else self._with_persistence(res, previous[fid])
         return out
 
     def _with_persistence(self, res: FlagResult, prev: FlagResult) -> FlagResult:
-        # The baseline arm fires only on a change confirmed by the previous session: persistent by construction.
-        persistent = res.flagged and (prev.flagged or "baseline" in res.arms)
         if not res.flagged:
             return replace(res, persistent=False if res.status != "insufficient data" else None)
+        # The baseline arm fires only on a change confirmed by the previous session: persistent by construction.
+        persistent = prev.flagged or "baseline" in res.arms
         reasons = list(res.reasons)
         level = res.level
         caps = any(r.startswith("at most") for r in reasons)
