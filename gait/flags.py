@@ -29,7 +29,7 @@ from typing import Any, Final, Literal
 import numpy as np
 
 from gait.errors import AnalysisError
-from gait.norms import CLINICAL_RULES, ClinicalRules, ReferenceBand
+from gait.norms import CLINICAL_RULES, FLAG_IDS, ClinicalRules, ReferenceBand
 
 __all__ = [
     "FLAG_IDS",
@@ -47,7 +47,6 @@ Level = Literal["insufficient data", "none", "low", "moderate", "high"]
 Status = Literal["flagged", "not flagged", "pending", "insufficient data"]
 Arm = Literal["norm", "baseline"]
 
-FLAG_IDS: Final = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9")
 #: Confidence levels, weakest first ("none": assessed, not flagged).
 LEVELS: Final[tuple[Level, ...]] = ("insufficient data", "none", "low", "moderate", "high")
 _RANK: Final[Mapping[str, int]] = MappingProxyType({"none": 0, "low": 1, "moderate": 2, "high": 3})

@@ -24,6 +24,7 @@ from gait.errors import GaitError
 
 __all__ = [
     "CLINICAL_RULES",
+    "FLAG_IDS",
     "NORMS_VERSION",
     "REFERENCE_BANDS",
     "ClinicalRules",
@@ -34,6 +35,10 @@ __all__ = [
     "SpeedRules",
     "parse_rules",
 ]
+
+
+#: The compensation flags of CLINICAL.md §4; the rules file has an entry for each.
+FLAG_IDS: Final = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9")
 
 
 class RulesError(GaitError, ValueError):
@@ -266,7 +271,7 @@ def parse_rules(text: str) -> ClinicalRules:
         for name, t in _need(raw, "mdc", "rules", dict).items()
     }
     flags = _need(raw, "flags", "rules", dict)
-    for fid in ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9"):
+    for fid in FLAG_IDS:
         entry = _need(flags, fid, "flags", dict)
         _need(entry, "name", f"flags.{fid}", str)
         _need(entry, "kind", f"flags.{fid}", str)
