@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gait.errors import AnalysisError
 from gait.norms import CLINICAL_RULES, FLAG_IDS, ClinicalRules, ReferenceBand
@@ -252,6 +253,11 @@ class Baseline:
     def plateau(self) -> tuple[SessionMetrics, ...]:
         """The plateau sessions."""
         return self.sessions[: self.n_plateau]
+
+    def plateau_values(self, metric: str) -> NDArray[np.float64]:
+        """The finite values of ``metric`` over the plateau sessions, shape (n,), n ≤ ``n_plateau``."""
+        values = np.array([x.value(metric) for x in self.plateau], dtype=np.float64)
+        return values[np.isfinite(values)]
 
     @property
     def previous(self) -> SessionMetrics | None:
@@ -676,8 +682,9 @@ class FlagEvaluator:
             y = x.value(metric)
             return abs(y) if magnitude else y
 
-        plateau = np.array([val(x) for x in base.plateau], dtype=np.float64)
-        plateau = plateau[np.isfinite(plateau)]
+        plateau = base.plateau_values(metric)
+        if magnitude:
+            plateau = np.abs(plateau)
         cur = abs(v) if magnitude else v
         mdc = self._mdc(mdc_key) if mdc_key else _NAN
         personal = (
@@ -710,8 +717,7 @@ class FlagEvaluator:
                 ref,
             )
         if speed_dependent:
-            speeds = np.array([x.value("walking_speed_mps") for x in base.plateau], dtype=np.float64)
-            speeds = speeds[np.isfinite(speeds)]
+            speeds = base.plateau_values("walking_speed_mps")
             v_now = s.value("walking_speed_mps")
             bin_mps = self.rules.speed.baseline_bin_mps
             if speeds.size and _finite(v_now) and abs(v_now - float(np.median(speeds))) > bin_mps:

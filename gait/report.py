@@ -199,31 +199,33 @@ def _kinematics(k: KinematicsResult, fs: float) -> tuple[dict[str, Any], list[di
     return section, rejected
 
 
+#: The MDC entry of a trend metric, where the rules file names it otherwise.
+_TREND_MDC: Final = {
+    "hip_peak_extension_left_deg": "hip_peak_extension_deg",
+    "hip_peak_extension_right_deg": "hip_peak_extension_deg",
+    "hip_sagittal_rom_left_deg": "hip_sagittal_rom_deg",
+    "hip_sagittal_rom_right_deg": "hip_sagittal_rom_deg",
+    "tilt_rom_deg": "pelvic_rom_deg",
+    "obliquity_rom_deg": "pelvic_rom_deg",
+    "rotation_rom_deg": "pelvic_rom_deg",
+    "pelvic_drop_asymmetry_deg": "pelvic_drop_deg",
+    "stance_symmetry_ratio": "symmetry_ratio",
+    "swing_symmetry_ratio": "symmetry_ratio",
+}
+
+
 def _trend(current: SessionMetrics, baseline: Baseline) -> list[dict[str, Any]]:
     """Each key metric over the earlier sessions and this one, with the plateau median and its MDC."""
     out = []
+    sessions = [*baseline.sessions, current]
     for name in TREND_METRICS:
         label, unit = metric_label(name)
-        sessions = [*baseline.sessions, current]
         values = [x.value(name) for x in sessions]
         if not any(math.isfinite(v) for v in values):
             continue
-        plateau = np.array([x.value(name) for x in baseline.plateau])
-        plateau = plateau[np.isfinite(plateau)]
+        plateau = baseline.plateau_values(name)
         ref = float(np.median(plateau)) if plateau.size else float("nan")
-        mdc_key = {
-            "hip_peak_extension_left_deg": "hip_peak_extension_deg",
-            "hip_peak_extension_right_deg": "hip_peak_extension_deg",
-            "hip_sagittal_rom_left_deg": "hip_sagittal_rom_deg",
-            "hip_sagittal_rom_right_deg": "hip_sagittal_rom_deg",
-            "tilt_rom_deg": "pelvic_rom_deg",
-            "obliquity_rom_deg": "pelvic_rom_deg",
-            "rotation_rom_deg": "pelvic_rom_deg",
-            "pelvic_drop_asymmetry_deg": "pelvic_drop_deg",
-            "stance_symmetry_ratio": "symmetry_ratio",
-            "swing_symmetry_ratio": "symmetry_ratio",
-        }.get(name, name)
-        mdc = CLINICAL_RULES.mdc.get(mdc_key)
+        mdc = CLINICAL_RULES.mdc.get(_TREND_MDC.get(name, name))
         out.append(
             {
                 "metric": name,
