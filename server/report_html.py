@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from gait.flags import lookup
 
@@ -51,7 +51,7 @@ def _e(x: object) -> str:
     return escape(str(x), quote=True)
 
 
-def _is_num(x: Any) -> bool:
+def _is_num(x: Any) -> TypeGuard[float]:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -114,10 +114,9 @@ class _Plot:
         ys: list[float] = []
         for _, _, y, sd, _, _ in self.series:
             for i, v in enumerate(y):
+                d = sd[i] if sd is not None else None
                 if _is_num(v):
-                    d = sd[i] if sd is not None and _is_num(sd[i]) else 0.0
-                    assert v is not None and d is not None
-                    ys += [v - d, v + d]
+                    ys += [v - d, v + d] if _is_num(d) else [v, v]
         ys += [b for lo, hi, _ in self.bands for b in (lo, hi)] + [y for y, _, _ in self.hlines]
         if not xs or not ys:
             return f'<p class="note">{_e(self.title)}: no data.</p>'
@@ -164,18 +163,11 @@ class _Plot:
                 f'stroke-dasharray="{dash}"/>'
             )
         for label, x, y, sd, color, dash in self.series:
-            pts = [(px(a), py(b)) for a, b in zip(x, y, strict=True) if _is_num(b) and b is not None]
+            pts = [(px(a), py(b)) for a, b in zip(x, y, strict=True) if _is_num(b)]
             if sd is not None:
-                upper = [
-                    (px(a), py(b + d))
-                    for a, b, d in zip(x, y, sd, strict=True)
-                    if _is_num(b) and _is_num(d) and b is not None and d is not None
-                ]
-                lower = [
-                    (px(a), py(b - d))
-                    for a, b, d in zip(x, y, sd, strict=True)
-                    if _is_num(b) and _is_num(d) and b is not None and d is not None
-                ]
+                spread = [(a, b, d) for a, b, d in zip(x, y, sd, strict=True) if _is_num(b) and _is_num(d)]
+                upper = [(px(a), py(b + d)) for a, b, d in spread]
+                lower = [(px(a), py(b - d)) for a, b, d in spread]
                 if upper:
                     poly = " ".join(f"{a:.1f},{b:.1f}" for a, b in upper + lower[::-1])
                     out.append(f'<polygon points="{poly}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
