@@ -267,23 +267,24 @@ def _sparkline(trend: Mapping[str, Any], ident: str) -> str:
     span = (hi - lo) or 1.0
     w, h, pad = 96, 26, 3
 
-    def xy(i: float, v: float) -> str:
-        x = pad + i / max(len(values) - 1, 1) * (w - 2 * pad)
-        y = pad + (1 - (v - lo) / span) * (h - 2 * pad)
-        return f"{x:.1f},{y:.1f}"
+    def px(i: float) -> float:
+        return pad + i / max(len(values) - 1, 1) * (w - 2 * pad)
+
+    def py(v: float) -> float:
+        return pad + (1 - (v - lo) / span) * (h - 2 * pad)
 
     label = f"trend of {trend.get('label')}: " + ", ".join(_fmt(v, trend.get("unit", "")) for _, v in points)
     base = ""
     if _is_num(ref):
-        y_ref = xy(0, float(ref)).split(",")[1]
+        y_ref = f"{py(ref):.1f}"
         base = f'<line x1="{pad}" x2="{w - pad}" y1="{y_ref}" y2="{y_ref}" stroke="#333" stroke-dasharray="3 2"/>'
 
-    last = xy(*points[-1])
+    last_i, last_v = points[-1]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{ident}" viewBox="0 0 {w} {h}" '
         f'width="{w}" height="{h}" class="spark"><title id="{ident}">{_e(label)}</title>{base}'
-        f'<polyline points="{" ".join(xy(i, v) for i, v in points)}" fill="none" stroke="{_LEFT}" '
-        f'stroke-width="1.5"/><circle cx="{last.split(",")[0]}" cy="{last.split(",")[1]}" r="2.5" '
+        f'<polyline points="{" ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in points)}" fill="none" '
+        f'stroke="{_LEFT}" stroke-width="1.5"/><circle cx="{px(last_i):.1f}" cy="{py(last_v):.1f}" r="2.5" '
         f'fill="{_LEFT}"/></svg>'
     )
 
