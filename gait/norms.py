@@ -93,10 +93,9 @@ class ReferenceBand:
         mean = float(np.interp(speed_mps, speeds, [b.mean for b in self.speed_bins]))
         sd = float(np.interp(speed_mps, speeds, [b.sd for b in self.speed_bins]))
         nearest = min(self.speed_bins, key=lambda b: abs(b.speed_mps - speed_mps))
-        exact = any(abs(b.speed_mps - speed_mps) < 1e-9 for b in self.speed_bins)
         source = (
             nearest.source
-            if exact
+            if abs(nearest.speed_mps - speed_mps) < 1e-9
             else f"interpolated at {speed_mps:.2f} m/s: " + "; ".join(b.source for b in self.speed_bins)
         )
         return ReferenceBand(
