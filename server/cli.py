@@ -5,7 +5,8 @@
     fusiongait analyze --sensor pelvis=FILE [--sensor left_thigh=FILE] [--sensor right_thigh=FILE]
                        [--height-m 1.75 | --sensor-height-m 0.95]
                        [--json OUT.json] [--html OUT.html] [--baseline EARLIER.json ...]
-                       [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD] [--quiet]
+                       [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD]
+                       [--session-label TEXT] [--quiet]
     fusiongait analyze CAPTURE.imucap ...        (not supported yet)
 
 Exit status: 0 on success; 2 for bad input (arguments, files, data the analysis cannot use), with exactly one
@@ -149,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--plateau-sessions",
         type=int,
         metavar="N",
-        help="how many of the earliest --baseline reports form the plateau (default: all but the most recent)",
+        help="how many of the earliest --baseline reports form the plateau (default: all but the most recent; 1 "
+        "when only one is given)",
     )
     analyze.add_argument("--patient", metavar="ID", help="patient identifier for the report header")
     analyze.add_argument(
