@@ -502,9 +502,9 @@ def _kinematics(report: Mapping[str, Any]) -> str:
             figures.append(_curve_plot(title, "angle (°)", curves, name, f"pelvis-{name}", band))
     hip_curves = {side: (hip.get(side) or {}).get("curves") for side in ("left", "right")}
     if any(hip_curves.values()):
-        ext_ref = None
-        for side in ("left", "right"):
-            ext_ref = ext_ref or lookup(hip, side, "peak_extension_deg", "reference")
+        ext_ref = lookup(hip, "left", "peak_extension_deg", "reference") or lookup(
+            hip, "right", "peak_extension_deg", "reference"
+        )
         band = None
         if isinstance(ext_ref, Mapping):
             band = (-float(ext_ref["high"]), -float(ext_ref["low"]), "healthy peak-extension range")
