@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -494,20 +494,21 @@ def virtual_sensors(
     *,
     config: SensorConfig | None = None,
     max_drift_ppm: float = 50.0,
-    faults: FaultPlan | None = None,
+    faults: FaultPlan | Mapping[str, FaultPlan] | None = None,
     seed: int = 0,
 ) -> dict[str, VirtualSensor]:
     """One virtual sensor per placement of ``session``, each with its own crystal and power-up time.
 
     Sensor ids follow PROTOCOL.md §1 (0 pelvis, 1 left thigh, 2 right thigh). Clock offsets are random 32-bit values,
     drifts uniform in ``±max_drift_ppm`` and power-up times within the 10 s before the session, all drawn from
-    ``seed``; ``faults`` (with its seed offset per sensor) applies to every sensor.
+    ``seed``; ``faults`` (with its seed offset per sensor) applies to every sensor, or, given per placement, to
+    that sensor (a placement left out has none).
     """
     rng = np.random.default_rng(seed)
     ids = {PELVIS: 0, LEFT_THIGH: 1, RIGHT_THIGH: 2}
     out: dict[str, VirtualSensor] = {}
     for placement in session.recording.placements:
-        plan = faults or FaultPlan()
+        plan = (faults.get(placement) if isinstance(faults, Mapping) else faults) or FaultPlan()
         out[placement] = VirtualSensor.from_session(
             session,
             placement,

@@ -9,6 +9,7 @@ one-hour capture are made, and what a test compares a live path against.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -27,14 +28,22 @@ _NS: Final = 1_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class LinkModel:
-    """Arrival delay of packets at the host: a fixed part plus an exponential tail, in s.
+    """Delay of a packet or command over the link: a fixed part plus an exponential tail, in s.
 
-    The defaults resemble BLE with a 7.5-15 ms connection interval (``ble()``); ``usb()`` is a few ms.
+    With ``connection_interval_s`` > 0 the link behaves like a BLE connection: data move only at connection events,
+    every ``connection_interval_s`` from a random phase per sensor, so a packet (or a command) waits for the first
+    event after it is ready. When the packet period is a multiple of the interval every packet waits the same time,
+    and the lower envelope of the arrival delays never reaches the true clock offset (PROTOCOL.md §4): only the
+    sync pings, sent at random phases, recover it.
+
+    The defaults resemble BLE with a 7.5-15 ms connection interval (``ble()``); ``usb()`` is a few ms;
+    ``ble_connection_events()`` models the event quantisation explicitly.
     """
 
     min_delay_s: float = 0.008
     mean_extra_delay_s: float = 0.012
     source: Source = Source.BLE
+    connection_interval_s: float = 0.0
 
     @classmethod
     def ble(cls) -> LinkModel:
@@ -42,9 +51,24 @@ class LinkModel:
         return cls()
 
     @classmethod
+    def ble_connection_events(cls, interval_s: float = 0.030) -> LinkModel:
+        """A BLE link that moves data only at connection events every ``interval_s`` (7.5 ms … 4 s in BLE)."""
+        if not 0.0075 <= interval_s <= 4.0:
+            raise HardwareError(f"interval_s: expected a BLE connection interval of 7.5 ms to 4 s, got {interval_s!r}")
+        return cls(0.001, 0.0005, Source.BLE, interval_s)
+
+    @classmethod
     def usb(cls) -> LinkModel:
         """A USB serial link: 1 ms minimum, 1 ms mean extra delay."""
         return cls(0.001, 0.001, Source.SERIAL)
+
+    def arrival_s(self, ready_s: float, rng: np.random.Generator, phase_s: float = 0.0) -> float:
+        """Host (or device) time at which something ready to go at ``ready_s`` arrives at the other end."""
+        at_s = ready_s + self.min_delay_s + rng.exponential(self.mean_extra_delay_s)
+        if self.connection_interval_s > 0:
+            interval = self.connection_interval_s
+            at_s = phase_s + math.ceil((at_s - phase_s) / interval) * interval
+        return at_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +100,8 @@ def record_session(
     duration_s : float
         Host time recorded, from 0.
     link : LinkModel
-        Arrival delays (default BLE). Records are stamped with the arrival time and kept in arrival order.
+        Arrival delays (default BLE). Each sensor's packets arrive in the order they were sent, as over a real link.
+        Records are stamped with the arrival time and kept in arrival order.
     sync_period_s : float
         A sync ping to every sensor this often (0 = none). Each ping is recorded as a HOST_COMMAND record.
     poll_period_s : float
@@ -118,6 +143,12 @@ def record_session(
     order = 0
     stopped_since: dict[str, float] = {}
     next_sync = 0.5 if sync_period_s > 0 else np.inf
+    # Connection-event phases (only drawn for a link with events, so that the other links' delays stay as they were).
+    phase_s = {
+        p: float(rng.uniform(0.0, link.connection_interval_s)) if link.connection_interval_s > 0 else 0.0
+        for p in sensors
+    }
+    last_arrival_s = dict.fromkeys(sensors, -np.inf)
     for s in sensors.values():
         s.command(encode_command(Command.START), 0.0)
         arrivals.append((0.0, order, -1 - s.sensor_id, encode_command(Command.START)))
@@ -125,8 +156,10 @@ def record_session(
     for h in np.arange(poll_period_s, duration_s + 1e-9, poll_period_s).tolist():
         for placement, s in sensors.items():
             for em in s.poll(h):
-                delay = link.min_delay_s + rng.exponential(link.mean_extra_delay_s)
-                arrivals.append((em.host_s + delay, order, s.sensor_id, em.packet))
+                # A link delivers in order (BLE's link layer and USB both do): a packet never overtakes the one before.
+                at_s = max(link.arrival_s(em.host_s, rng, phase_s[placement]), last_arrival_s[placement])
+                last_arrival_s[placement] = at_s
+                arrivals.append((at_s, order, s.sensor_id, em.packet))
                 order += 1
             if not s.streaming and s.link_up:
                 since = stopped_since.setdefault(placement, h)
@@ -138,13 +171,15 @@ def record_session(
             else:
                 stopped_since.pop(placement, None)
         if h >= next_sync:
-            for s in sensors.values():
+            for placement, s in sensors.items():
                 if s.streaming and s.link_up:
                     token = int(rng.integers(0, 1 << 32))
                     ping = encode_command(Command.SYNC, token)
+                    # As the bridge does, a ping over a link with connection events leaves at a random phase.
+                    sent_s = h + float(rng.uniform(0.0, poll_period_s)) if link.connection_interval_s > 0 else h
                     # The ping reaches the device after a link delay; it is recorded when the host sent it.
-                    s.command(ping, h + link.min_delay_s + rng.exponential(link.mean_extra_delay_s))
-                    arrivals.append((h, order, -1 - s.sensor_id, ping))
+                    s.command(ping, link.arrival_s(sent_s, rng, phase_s[placement]))
+                    arrivals.append((sent_s, order, -1 - s.sensor_id, ping))
                     order += 1
             next_sync += sync_period_s
     arrivals.sort()
