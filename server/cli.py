@@ -7,7 +7,7 @@
                        [--json OUT.json] [--html OUT.html] [--baseline EARLIER.json ...]
                        [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD]
                        [--session-label TEXT] [--quiet]
-    fusiongait analyze CAPTURE.imucap ...        (not supported yet)
+    fusiongait analyze CAPTURE.imucap [same options]
 
 Exit status: 0 on success; 2 for bad input (arguments, files, data the analysis cannot use), with exactly one
 line ``fusiongait: error: <reason>`` on stderr and no traceback; 1 when the output cannot be written or the
@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from firmware_bridge.errors import BridgeError
+from firmware_bridge.readers.capture_format import read_capture
 from firmware_bridge.readers.csv_format import read_recording
 from gait.errors import GaitError
 from gait.recording import KNOWN_PLACEMENTS, PELVIS
+from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
 from server.simulate_cmd import add_simulate_parser
 
@@ -110,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "capture",
         nargs="?",
         metavar="CAPTURE.imucap",
-        help="a capture file written by the bridge (not supported yet)",
+        help="a capture file written by `fusiongait record`, the simulator or a relay (instead of --sensor)",
     )
     analyze.add_argument(
         "--sensor",
@@ -233,23 +235,33 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- commands
+def _is_capture(path: Path) -> bool:
+    """A capture by its first bytes (whatever its name), or by its suffix when it cannot be opened (said later)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(CAPTURE_MAGIC)) == CAPTURE_MAGIC
+    except OSError:
+        return path.suffix.lower() == CAPTURE_SUFFIX
+
+
 def _analyze(args: argparse.Namespace) -> int:
     if args.capture is not None:
-        if Path(args.capture).suffix.lower() == CAPTURE_SUFFIX:
-            raise UsageError(f"{args.capture}: capture files are not supported yet (hardware issue)")
-        raise UsageError(
-            f"{args.capture}: expected a capture file ({CAPTURE_SUFFIX}); give CSV files as --sensor PLACEMENT=FILE"
-        )
-    if not args.sensor:
+        if args.sensor:
+            raise UsageError("give either a capture file or --sensor files, not both")
+        if not _is_capture(Path(args.capture)):
+            raise UsageError(
+                f"{args.capture}: expected a capture file ({CAPTURE_SUFFIX}); give CSV files as --sensor PLACEMENT=FILE"
+            )
+    elif not args.sensor:
         raise UsageError(
             "no input: give --sensor pelvis=FILE (and optionally left_thigh=FILE, right_thigh=FILE) or a capture file"
         )
     sensors: dict[str, str] = {}
-    for placement, file in args.sensor:
+    for placement, file in args.sensor if args.capture is None else ():
         if placement in sensors:
             raise UsageError(f"argument --sensor: {placement} given twice ({sensors[placement]} and {file})")
         sensors[placement] = file
-    if PELVIS not in sensors and all(p in KNOWN_PLACEMENTS for p in sensors):
+    if args.capture is None and PELVIS not in sensors and all(p in KNOWN_PLACEMENTS for p in sensors):
         raise UsageError("argument --sensor: pelvis=FILE is required (the analysis needs the pelvis sensor)")
     _check_output("--json", args.json)
     _check_output("--html", args.html)
@@ -261,7 +273,15 @@ def _analyze(args: argparse.Namespace) -> int:
         )
     session = {"patient": args.patient, "date": args.session_date, "label": args.session_label}
 
-    recording, reader_warnings = read_recording(sensors)
+    if args.capture is not None:
+        recording, reader_warnings = read_capture(args.capture)
+        sensors = {p: str(args.capture) for p in recording.placements}
+        if PELVIS not in recording.placements:
+            raise UsageError(
+                f"{args.capture}: the capture has no pelvis sensor (it has {', '.join(recording.placements)})"
+            )
+    else:
+        recording, reader_warnings = read_recording(sensors)
     for text in reader_warnings:
         _warn(text)
 

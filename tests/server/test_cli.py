@@ -145,7 +145,7 @@ def test_unknown_placement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["analyze", "walk.imucap"], ("walk.imucap: capture files are not supported yet (hardware issue)",)),
+        (["analyze", "walk.imucap"], ("walk.imucap: cannot read the file",)),
         (["analyze", "walk.csv"], ("walk.csv: expected a capture file (.imucap)", "--sensor")),
         (["analyze"], ("no input", "--sensor pelvis=FILE")),
         (["analyze", "--sensor", "walk.csv"], ("argument --sensor", "PLACEMENT=FILE", "'walk.csv'")),
