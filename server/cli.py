@@ -36,6 +36,7 @@ from gait.errors import GaitError
 from gait.recording import KNOWN_PLACEMENTS, PELVIS
 from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
+from server.record_cmd import add_record_parser
 from server.simulate_cmd import add_simulate_parser
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     add_simulate_parser(commands)
+    add_record_parser(commands)
     analyze = commands.add_parser(
         "analyze",
         help="analyse recorded sensor files",
