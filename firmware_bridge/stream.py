@@ -38,6 +38,13 @@ _HALF: Final = 1 << 31
 _MAX_OUTSTANDING_PINGS: Final = 256
 
 
+def _distinct(segment: IntArray) -> list[int]:
+    """The segments present (usually one: no sort needed then)."""
+    if segment.size and segment[0] == segment[-1] and (segment == segment[0]).all():
+        return [int(segment[0])]
+    return [int(v) for v in np.unique(segment)]
+
+
 @dataclass(frozen=True, slots=True)
 class SensorHealth:
     """Counters and state of one sensor link (a snapshot; for the API, the status line and the report).
@@ -222,7 +229,7 @@ class SensorStream:
             self._n_kept += int(chunk.sample_idx.size)
             self._trim()
         # Clock evidence: the device time of each packet's last sample against its arrival.
-        for seg in np.unique(place.segment):
+        for seg in _distinct(place.segment):
             m = place.segment == seg
             period = self.reassembler.period_us(int(seg))
             self._clocks[int(seg)].add_packets(place.t_us[m] + (n[m] - 1) * period, arrival[m])
@@ -286,7 +293,7 @@ class SensorStream:
             counts = np.zeros((0, 6), dtype=np.int16)
         host = np.empty(idx.shape, dtype=np.float64)
         fits = self.clock_fits()
-        for s in np.unique(seg):
+        for s in _distinct(seg):
             m = seg == s
             device_us = pkt_t[m] + in_pkt[m] * self.reassembler.period_us(int(s))
             fit = fits[int(s)]

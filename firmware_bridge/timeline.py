@@ -45,14 +45,13 @@ def resample(samples: SensorSamples, grid_us: FloatArray) -> tuple[FloatArray, F
         return acc, gyr, np.zeros(n, dtype=bool)
     j = np.searchsorted(host, grid_us, side="right") - 1
     # A grid point exactly on the last sample belongs to the pair before it.
-    j = np.where((j == host.size - 1) & (grid_us == host[-1]), host.size - 2, j)
+    j[(j == host.size - 1) & (grid_us == host[-1])] = host.size - 2
     inside = (j >= 0) & (j < host.size - 1)
-    jc = np.clip(j, 0, host.size - 2)
-    valid = inside & samples.continues[jc]
-    w = ((grid_us - host[jc]) / (host[jc + 1] - host[jc]))[:, None]
+    valid = inside & samples.continues[np.clip(j, 0, host.size - 2)]
+    at = grid_us[valid]
     for out, x in ((acc, samples.acc_mps2), (gyr, samples.gyr_dps)):
-        values = x[jc] + w * (x[jc + 1] - x[jc])
-        out[valid] = values[valid]
+        for axis in range(3):
+            out[valid, axis] = np.interp(at, host, x[:, axis])
     return acc, gyr, valid
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge.stream import SensorStream
@@ -90,7 +90,7 @@ def test_a_hundred_thousand_mutated_frames_are_survived_and_counted() -> None:
         assert s.health().packets == len(mine)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000), st.lists(st.integers(1, 64), min_size=1, max_size=40))
 def test_arbitrary_bytes_never_crash_the_serial_path(data: bytes, sizes: list[int]) -> None:
     deframer = Deframer()

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge.errors import BridgeError
@@ -140,7 +140,7 @@ def test_parameters_are_checked() -> None:
         Reassembler().feed(b, [1.0])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cuts=st.lists(st.integers(1, 199), max_size=8, unique=True),
     drop=st.lists(st.integers(0, 199), max_size=30, unique=True),
