@@ -40,11 +40,13 @@ validate: $(STAMP)
 	$(BIN)/python scripts/validate_events.py
 	$(BIN)/python scripts/validate_kinematics.py
 	$(BIN)/python scripts/validate_flags.py
+	$(BIN)/python scripts/validate_bridge.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_kinematics.py
 	$(BIN)/python benchmarks/bench_decode.py
+	$(BIN)/python benchmarks/bench_bridge.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
