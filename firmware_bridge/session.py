@@ -26,7 +26,7 @@ from firmware_bridge.capture_writer import CaptureWriter
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.stream import SensorHealth, SensorStream
 from firmware_bridge.supervisor import Backoff, LinkSupervisor
-from firmware_bridge.timeline import to_recording
+from firmware_bridge.timeline import LiveGrid, to_recording
 from firmware_bridge.transports import Transport, open_transport
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
 from hardware.capture import CaptureHeader, CaptureSensor, Source
@@ -219,6 +219,11 @@ class BridgeSession:
                 "silent_s": None if h.last_arrival_us is None else (now_us - h.last_arrival_us) / 1e6,
             }
         return out
+
+    def read_chunk(self, grid: LiveGrid) -> Recording | None:
+        """The next live chunk of all sensors on ``grid`` (see :class:`~firmware_bridge.timeline.LiveGrid`)."""
+        self.process()
+        return grid.read([link.stream.samples() for link in self.links.values()])
 
     def recording(self) -> Recording | None:
         """The newest samples of every sensor (the ring) on one time base, or None before any sensor has two."""

@@ -17,7 +17,7 @@ from firmware_bridge.errors import BridgeError
 from firmware_bridge.stream import SensorSamples
 from gait.recording import Recording
 
-__all__ = ["grid_for", "resample", "to_recording"]
+__all__ = ["LiveGrid", "grid_for", "resample", "to_recording"]
 
 FloatArray = NDArray[np.float64]
 
@@ -112,3 +112,62 @@ def to_recording(
         start_time_s=start_s,
         source=source,
     )
+
+
+class LiveGrid:
+    """Cuts live streams into consecutive chunks on one fixed grid, for the live analysis.
+
+    Each :meth:`read` returns the grid samples from where the previous read stopped up to the newest instant every
+    active sensor has reached (a sensor silent for ``stale_s`` no longer holds the others back: its part is marked
+    invalid). The grid starts at the first sample any sensor had and keeps its phase, so the chunks join into one
+    uniform recording. Samples come from the streams' rings with their current clock fits.
+
+    Parameters
+    ----------
+    rate_hz : float
+        Rate of the grid.
+    stale_s : float
+        A sensor whose newest sample is older than this (relative to the others) stops holding the grid back.
+    max_chunk_s : float
+        Longest chunk returned by one read (the rest comes with the next).
+    """
+
+    def __init__(self, rate_hz: float, *, stale_s: float = 2.0, max_chunk_s: float = 10.0) -> None:
+        if not rate_hz > 0:
+            raise BridgeError(f"rate_hz: expected a positive rate, got {rate_hz!r}")
+        self.rate_hz = float(rate_hz)
+        self.period_us = 1e6 / self.rate_hz
+        self.stale_us = float(stale_s) * 1e6
+        self.max_chunk = max(1, int(max_chunk_s * self.rate_hz))
+        self.start_us: float | None = None
+        self.next_idx = 0
+
+    def read(self, samples: Sequence[SensorSamples]) -> Recording | None:
+        """The next chunk, or None when no new grid sample is ready yet."""
+        ends = [float(s.host_us[-1]) for s in samples if s.host_us.size >= 2]
+        if not ends:
+            return None
+        if self.start_us is None:
+            self.start_us = min(float(s.host_us[0]) for s in samples if s.host_us.size >= 2)
+        newest = max(ends)
+        watermark = min(e for e in ends if newest - e <= self.stale_us)
+        last_idx = int(np.floor((watermark - self.start_us) / self.period_us))
+        stop = min(last_idx + 1, self.next_idx + self.max_chunk)
+        if stop <= self.next_idx:
+            return None
+        grid = self.start_us + np.arange(self.next_idx, stop, dtype=np.float64) * self.period_us
+        acc = np.full((len(samples), grid.size, 3), np.nan)
+        gyr = np.full((len(samples), grid.size, 3), np.nan)
+        valid = np.zeros((len(samples), grid.size), dtype=bool)
+        for i, s in enumerate(samples):
+            acc[i], gyr[i], valid[i] = resample(s, grid)
+        self.next_idx = stop
+        return Recording(
+            acc,
+            gyr,
+            self.rate_hz,
+            tuple(s.placement for s in samples),
+            valid=valid,
+            start_time_s=grid[0] / 1e6,
+            source="live",
+        )

@@ -8,6 +8,7 @@ sensors on one clock within 3 ms (95th percentile) of the truth.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -19,7 +20,8 @@ import pytest
 
 from firmware_bridge.errors import InputFileError
 from firmware_bridge.readers.capture_format import AssembledCapture, assemble_capture, read_capture
-from firmware_bridge.stream import SensorSamples
+from firmware_bridge.stream import SensorSamples, SensorStream
+from firmware_bridge.timeline import LiveGrid
 from hardware.capture import parse_capture
 from hardware.simulator import healthy, simulate_session
 from hardware.simulator.device import FaultPlan, VirtualSensor, virtual_sensors
@@ -164,3 +166,36 @@ def test_fusiongait_analyze_reads_a_capture(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert 80 < report["spatiotemporal"]["cadence_spm"] < 140
     assert "samples lost" in done.stderr  # the injected losses are reported, not hidden
+
+
+def test_live_grid_chunks_join_into_the_offline_recording() -> None:
+    cap = parse_capture((FIXTURES / "compensated_walk.imucap").read_bytes())
+    offline = assemble_capture(cap).recording
+    decoded = cap.decode()
+    imu = decoded.imu
+    link = cap.sensor_id[imu.position]
+    arrival_us = cap.t_host_ns / 1e3
+    streams = {s.sensor_id: SensorStream(s.sensor_id, s.placement) for s in cap.header.sensors}
+    grid = LiveGrid(offline.sampling_rate_hz)
+    chunks = []
+    for second in np.arange(cap.t_host_ns.min() / 1e9, cap.t_host_ns.max() / 1e9 + 1, 0.7):
+        now = arrival_us[imu.position] < (second + 0.7) * 1e6
+        fresh = now & (arrival_us[imu.position] >= second * 1e6)
+        for sid, stream in streams.items():
+            mine = fresh & (link == sid)
+            stream.add_imu(imu.take(mine), arrival_us[imu.position[mine]])
+        chunk = grid.read([s.samples() for s in streams.values()])
+        if chunk is not None:
+            chunks.append(chunk)
+    assert len(chunks) > 20
+    period_s = 1 / offline.sampling_rate_hz
+    for a, b in itertools.pairwise(chunks):
+        assert b.start_time_s == pytest.approx(a.start_time_s + a.n_samples * period_s, abs=1e-6)
+    joined = np.concatenate([c.acc_mps2 for c in chunks], axis=1)
+    n = min(joined.shape[1], offline.n_samples)
+    assert offline.n_samples - n <= 10
+    both = np.concatenate([c.valid for c in chunks], axis=1)[:, :n] & offline.valid[:, :n]
+    assert both.mean() > 0.95
+    # Live clock fits are refined as data come in; the chunks agree with the offline resampling closely.
+    diff = np.abs(joined[:, :n][both] - offline.acc_mps2[:, :n][both])
+    assert np.median(diff) < 0.05 and np.percentile(diff, 99) < 1.0
