@@ -24,7 +24,6 @@ import json
 import os
 import sys
 import tempfile
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,8 +33,10 @@ from firmware_bridge.readers.capture_format import read_capture
 from firmware_bridge.readers.csv_format import read_recording
 from gait.errors import GaitError
 from gait.recording import KNOWN_PLACEMENTS, PELVIS
+from gait.report import REPORT_SCHEMA
 from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
+from server.analysis import AnalysisOptions, analyze_recording
 from server.record_cmd import add_record_parser
 from server.simulate_cmd import add_simulate_parser
 
@@ -182,12 +183,6 @@ def _warn(message: object) -> None:
     print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
 
 
-def _warning_text(item: Any) -> str:
-    if isinstance(item, dict):
-        return str(item.get("message", item))
-    return str(item)
-
-
 def _check_output(option: str, path: Path | None) -> None:
     if path is None:
         return
@@ -208,10 +203,10 @@ def _read_baseline(path: Path) -> dict[str, Any]:
         raise UsageError(f"argument --baseline: cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"argument --baseline: {path} is not JSON ({exc.msg}, line {exc.lineno})") from None
-    if not isinstance(document, dict) or document.get("schema") != "fusiongait.report/1":
+    if not isinstance(document, dict) or document.get("schema") != REPORT_SCHEMA:
         schema = document.get("schema") if isinstance(document, dict) else type(document).__name__
         raise UsageError(
-            f"argument --baseline: {path} is not a FusionGait report (expected schema 'fusiongait.report/1', got "
+            f"argument --baseline: {path} is not a FusionGait report (expected schema {REPORT_SCHEMA!r}, got "
             f"{schema!r})"
         )
     return document
@@ -288,31 +283,24 @@ def _analyze(args: argparse.Namespace) -> int:
         _warn(text)
 
     try:
-        from gait.pipeline import GaitPipeline  # noqa: PLC0415 - the analysis is optional at import time
-        from gait.report import build_report, summary_text  # noqa: PLC0415
+        outcome = analyze_recording(
+            recording,
+            options=AnalysisOptions(
+                height_m=args.height_m,
+                sensor_height_m=args.sensor_height_m,
+                session=session,
+                plateau_sessions=args.plateau_sessions,
+            ),
+            reader_warnings=reader_warnings,
+            inputs=dict(sensors),
+            baselines=baselines,
+        )
     except ImportError as exc:
         _error(f"the analysis is not available in this installation ({exc})")
         return EXIT_FAILURE
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = GaitPipeline(height_m=args.height_m, sensor_height_m=args.sensor_height_m).run(recording)
-        report = build_report(
-            result,
-            warnings=reader_warnings,
-            inputs=dict(sensors),
-            session=session,
-            baselines=baselines,
-            plateau_sessions=args.plateau_sessions,
-        )
+    report = outcome.report
     already = set(reader_warnings)
-    for item in report.get("warnings", []):
-        text = _warning_text(item)
-        if text not in already:
-            _warn(text)
-            already.add(text)
-    for caught_warning in caught:
-        text = f"{caught_warning.category.__name__}: {caught_warning.message}"
+    for text in outcome.warnings:
         if text not in already:
             _warn(text)
             already.add(text)
@@ -335,6 +323,8 @@ def _analyze(args: argparse.Namespace) -> int:
             _error(f"cannot write {args.html}: {exc.strerror or exc}")
             return EXIT_FAILURE
     if not args.quiet:
+        from gait.report import summary_text  # noqa: PLC0415 - with the analysis, looked up when it runs
+
         print(summary_text(report))
         if args.json is not None:
             print(f"JSON report: {args.json}")
