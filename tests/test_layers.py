@@ -56,7 +56,7 @@ def _modules() -> list[str]:
         for path in (ROOT / layer).rglob("*.py"):
             rel = path.relative_to(ROOT).with_suffix("")
             parts = list(rel.parts)
-            if parts[-1] == "__main__":
+            if parts[-1] == "__main__" or "migrations" in parts:  # Alembic scripts run only under Alembic
                 continue
             if parts[-1] == "__init__":
                 parts = parts[:-1]

@@ -1,0 +1,125 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; nothing is created at import.
+
+Everything is under ``/api/v1`` (OpenAPI at ``/docs`` and ``/openapi.json``). Errors map to HTTP in one place,
+here: a :class:`~server.errors.ServiceError` to its status, a request that fails validation to 422, anything
+unexpected to 500; every error body is ``{"error": {"code", "message"}}``, the message naming what was wrong.
+CORS is closed unless ``FUSIONGAIT_CORS_ORIGINS`` names origins.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server import __version__
+from server.blobs import BlobStore
+from server.config import Settings
+from server.db import Database
+from server.deps import ServiceState
+from server.errors import ServiceError
+from server.jobs import AnalysisRunner
+from server.routes import ROUTERS
+from server.schemas import ErrorOut
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("fusiongait.server")
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Default: read from the environment (``FUSIONGAIT_*``).
+
+    The database is migrated and the analysis workers started when the app starts (its lifespan), and both are
+    closed when it stops.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = Database(settings.effective_database_url)
+        database.migrate()
+        runner = AnalysisRunner(database.url, settings.blob_dir, workers=settings.analysis_workers)
+        app.state.service = ServiceState(settings, database, BlobStore(settings.blob_dir), runner)
+        runner.start(database)
+        try:
+            yield
+        finally:
+            runner.stop()
+            database.dispose()
+
+    app = FastAPI(
+        title="FusionGait",
+        version=__version__,
+        summary="Gait and pelvic-compensation analysis after lumbar spinal fusion (sacral + thigh IMUs).",
+        description=(
+            "Patients, sessions, recordings, relay uploads, background analyses and reports. Every data route needs "
+            "a bearer token (`fusiongait admin create-token`). Flags are decision support, never a diagnosis."
+        ),
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        responses={
+            401: {"model": ErrorOut, "description": "missing, invalid, expired or revoked token"},
+            403: {"model": ErrorOut, "description": "the token's role may not do this"},
+            404: {"model": ErrorOut, "description": "no such resource, or not the token's to see"},
+            422: {"model": ErrorOut, "description": "the request is not valid"},
+        },
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("service error: %s", exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return _error(exc.status_code, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "bad_input", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return _error(500, "internal_error", f"internal error ({type(exc).__name__}); it was logged")
+
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,71 @@
+"""Service settings: read from the environment (``FUSIONGAIT_*``) once, by :func:`Settings`, never at import.
+
+Every setting has a safe default, so ``fusiongait serve`` runs with none set: data under the user's data
+directory, SQLite in WAL mode, CORS closed, uploads capped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+MIB = 1 << 20
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("fusiongait", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """The service's configuration.
+
+    Attributes
+    ----------
+    data_dir : Path
+        Where the SQLite database and the stored files (content-addressed blobs) live
+        (``FUSIONGAIT_DATA_DIR``; default: the user's data directory).
+    database_url : str, optional
+        A SQLAlchemy URL (``FUSIONGAIT_DATABASE_URL``), e.g. ``postgresql+psycopg://user@host/db``; default:
+        ``sqlite:///<data_dir>/fusiongait.db``.
+    max_upload_bytes : int
+        Largest recording upload accepted (a capture or one CSV file); larger ones get 413.
+    max_relay_batch_bytes : int
+        Largest relay batch accepted.
+    analysis_workers : int
+        Processes that run analyses in the background (0: run them in a thread of the service, for tests).
+    cors_origins : list of str
+        Origins allowed by CORS; empty (the default) means CORS is closed.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FUSIONGAIT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    max_upload_bytes: int = Field(default=256 * MIB, gt=0)
+    max_relay_batch_bytes: int = Field(default=8 * MIB, gt=0)
+    analysis_workers: int = Field(default=1, ge=0, le=32)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"expected a sqlite:// or postgresql:// URL, got {value.split(':', 1)[0]}://...")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use (the SQLite file in the data directory unless one is given)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'fusiongait.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Folder of the content-addressed stored files."""
+        return self.data_dir / "blobs"

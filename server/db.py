@@ -1,0 +1,274 @@
+"""Storage: the SQLAlchemy models, the engine (SQLite in WAL mode by default, PostgreSQL by URL) and migrations.
+
+Metadata lives in the database; the bytes of uploaded recordings live as content-addressed files
+(:mod:`server.blobs`). Relay packets are rows, one per packet, unique on (session, sensor, type, sample_idx,
+device time): a retried or duplicated upload inserts nothing twice (hardware/PROTOCOL.md §6). The device time is
+part of the key because ``sample_idx`` restarts at 0 after a sensor reboots (§3), which must not read as a
+duplicate of the first boot's samples.
+
+The schema is created and upgraded by Alembic (``server/migrations``); :func:`migrate` runs it at start-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+__all__ = [
+    "ROLES",
+    "Analysis",
+    "AuditEntry",
+    "Base",
+    "Clinic",
+    "Database",
+    "Device",
+    "GaitSession",
+    "IdempotencyRecord",
+    "Patient",
+    "RecordingFile",
+    "RelayPacket",
+    "Token",
+    "new_id",
+    "utcnow",
+]
+
+ROLES = ("admin", "clinician", "relay")
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def new_id() -> str:
+    """An opaque random identifier (not guessable, so ids say nothing about other records)."""
+    return secrets.token_hex(12)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, timezone-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: expected a timezone-aware UTC time")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the service's tables."""
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))  # the clinic's pseudonymous patient code
+    height_m: Mapped[float | None]
+    sensor_height_m: Mapped[float | None]
+    surgery_date: Mapped[dt.date | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GaitSession(Base):
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(Enum("clinic", "home", name="session_kind", native_enum=False))
+    date: Mapped[dt.date]
+    label: Mapped[str] = mapped_column(String(200), default="")
+    #: sensor_id (as a string) → placement, fixed by the first relay batch or capture that names them.
+    sensors: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordingFile(Base):
+    __tablename__ = "recordings"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    format: Mapped[str] = mapped_column(Enum("capture", "csv", name="recording_format", native_enum=False))
+    placement: Mapped[str | None] = mapped_column(String(32))  # CSV: the sensor it holds
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RelayPacket(Base):
+    __tablename__ = "relay_packets"
+    __table_args__ = (
+        UniqueConstraint("session_id", "sensor_id", "ver_type", "sample_idx", "t_us", name="uq_relay_packet"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
+    sensor_id: Mapped[int] = mapped_column(Integer)
+    ver_type: Mapped[int] = mapped_column(Integer)
+    sample_idx: Mapped[int] = mapped_column(BigInteger)
+    t_us: Mapped[int] = mapped_column(BigInteger)
+    t_host_ns: Mapped[int] = mapped_column(BigInteger)  # the relay's clock at arrival
+    packet: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Analysis(Base):
+    __tablename__ = "analyses"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    status: Mapped[str] = mapped_column(
+        Enum("queued", "running", "done", "failed", name="analysis_status", native_enum=False), default="queued"
+    )
+    error: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    requested_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("clinic_id", "address"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    profile: Mapped[str] = mapped_column(String(64))  # a hardware.profiles name
+    address: Mapped[str] = mapped_column(String(200))  # BLE address/name or serial URL
+    placement: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(Enum(*ROLES, name="token_role", native_enum=False))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    clinic_id: Mapped[str | None] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[str | None] = mapped_column(ForeignKey("patients.id"))
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("sessions.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_patient_at", "patient_id", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_id: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # read | create | update | delete
+    resource: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64), default="")
+    patient_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Database:
+    """The engine and a session factory for one database URL.
+
+    SQLite gets WAL journaling, ``synchronous=FULL`` (a commit is on disk when it returns: the service answers 2xx
+    only after its commit), foreign keys on and a busy timeout, so concurrent writers wait instead of failing.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 20
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead, so a
+            # read-then-write transaction cannot fail on upgrade (SQLAlchemy's documented recipe).
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on an exception."""
+        with self._factory() as db, db.begin():
+            yield db
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``)."""
+        from alembic import command  # noqa: PLC0415 - only at start-up
+        from alembic.config import Config  # noqa: PLC0415
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # let the "begin" listener issue BEGIN itself
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,240 @@
+"""Relay batches (hardware/PROTOCOL.md §6): a capture body of raw packets in, packet rows out, exactly once.
+
+:func:`parse_relay_batch` is pure (bytes in, rows out): it refuses a body that is not a whole capture (bad magic,
+broken header, a torn last record) and keeps each valid packet with its dedup key. Packets that fail their CRC or
+carry another sensor's id than their record are not stored, and are listed in the answer. Host commands the relay
+sent (sync pings) are kept too, keyed on their token, since the clock sync pairs them with the sensor's replies.
+
+:func:`store_relay_batch` writes the rows in one transaction with ``ON CONFLICT DO NOTHING`` on (session, sensor,
+type, sample_idx, device time), under the session's ``Idempotency-Key``: the same key with the same body answers
+what it answered the first time; with another body it is refused. Only after the commit (synchronous, so on disk)
+does the caller answer 2xx.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hardware.capture import Capture, CaptureHeader, CaptureSensor, Source, encode_header, encode_records, parse_capture
+from hardware.errors import HardwareError
+from hardware.protocol import decode_command
+from server.db import GaitSession, IdempotencyRecord, RelayPacket
+from server.errors import BadInput, Conflict
+
+__all__ = [
+    "COMMAND_TYPE_BASE",
+    "ParsedBatch",
+    "parse_relay_batch",
+    "relay_capture",
+    "relay_packet_counts",
+    "store_relay_batch",
+]
+
+#: Host commands are stored with ``ver_type = COMMAND_TYPE_BASE + command byte`` (packet types are below 0x100).
+COMMAND_TYPE_BASE = 0x100
+_MAX_REPORTED_REJECTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """A relay batch, checked: its sensors, the rows to store, and what was refused.
+
+    Attributes
+    ----------
+    sensors : dict of int to str
+        ``sensor_id → placement`` from the batch's header.
+    rows : list of dict
+        One per packet or command kept: ``sensor_id, ver_type, sample_idx, t_us, t_host_ns, packet``.
+    rejected : list of str
+        One line per refused record (record index and reason).
+    body_sha256 : str
+    """
+
+    sensors: dict[int, str]
+    rows: list[dict[str, Any]]
+    rejected: list[str] = field(default_factory=list)
+    body_sha256: str = ""
+
+
+def _u32(buf: NDArray[np.uint8], at: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The little-endian u32 at each offset ``at`` of ``buf``."""
+    b = buf[at[:, None] + np.arange(4)].astype(np.int64)
+    out: NDArray[np.int64] = b[:, 0] | b[:, 1] << 8 | b[:, 2] << 16 | b[:, 3] << 24
+    return out
+
+
+def parse_relay_batch(body: bytes) -> ParsedBatch:
+    """Check a relay batch and turn it into rows (pure).
+
+    Raises
+    ------
+    BadInput
+        When the body is not a whole capture, its header lists no sensor, or records name sensors the header
+        does not list.
+    """
+    if not body:
+        raise BadInput("relay batch: the body is empty, expected a capture (hardware/PROTOCOL.md §5)")
+    try:
+        capture = parse_capture(body)
+    except HardwareError as exc:
+        raise BadInput(f"relay batch: {exc}") from None
+    if capture.torn_tail_bytes:
+        raise BadInput(
+            f"relay batch: truncated: the last {capture.torn_tail_bytes} bytes do not make a whole record; "
+            "nothing was stored, send the whole batch again"
+        )
+    sensors = {s.sensor_id: s.placement for s in capture.header.sensors}
+    if not sensors:
+        raise BadInput("relay batch: the header lists no sensor")
+    unknown = sorted(set(np.unique(capture.sensor_id).tolist()) - set(sensors))
+    if unknown:
+        raise BadInput(f"relay batch: records of sensor ids {unknown} that the header does not list")
+
+    rejected: list[str] = []
+    decoded = capture.decode()
+    valid = np.zeros(len(capture), dtype=bool)
+    valid[decoded.imu.position] = True
+    for position, _packet in decoded.others:
+        valid[position] = True
+    for r in decoded.rejected:
+        rejected.append(f"record {r.position}: {r.reason}")
+    buf = np.frombuffer(capture.data, dtype=np.uint8)
+    is_cmd = capture.source == Source.HOST_COMMAND
+    packets = np.flatnonzero(valid & ~is_cmd)
+    offsets = capture.offset[packets]
+    claimed = buf[offsets + 1].astype(np.int64)
+    mislabeled = claimed != capture.sensor_id[packets]
+    for i in packets[mislabeled]:
+        rejected.append(
+            f"record {int(i)}: packet of sensor {int(buf[capture.offset[i] + 1])} on sensor "
+            f"{int(capture.sensor_id[i])}'s link"
+        )
+    packets, offsets = packets[~mislabeled], offsets[~mislabeled]
+
+    ver_type = buf[offsets].astype(np.int64)
+    sample_idx = _u32(buf, offsets + 4)
+    t_us = _u32(buf, offsets + 8)
+    rows = [
+        {
+            "sensor_id": int(capture.sensor_id[i]),
+            "ver_type": int(v),
+            "sample_idx": int(s),
+            "t_us": int(t),
+            "t_host_ns": int(capture.t_host_ns[i]),
+            "packet": capture.packet(int(i)),
+        }
+        for i, v, s, t in zip(packets.tolist(), ver_type.tolist(), sample_idx.tolist(), t_us.tolist(), strict=True)
+    ]
+    for i in np.flatnonzero(is_cmd).tolist():
+        packet = capture.packet(i)
+        try:
+            command = decode_command(packet)
+        except HardwareError as exc:
+            rejected.append(f"record {i}: {exc}")
+            continue
+        rows.append(
+            {
+                "sensor_id": int(capture.sensor_id[i]),
+                "ver_type": COMMAND_TYPE_BASE + int(command.command),
+                "sample_idx": command.token,
+                "t_us": int(capture.t_host_ns[i]),  # a command has no device time: the relay's clock keys it
+                "t_host_ns": int(capture.t_host_ns[i]),
+                "packet": packet,
+            }
+        )
+    if len(rejected) > _MAX_REPORTED_REJECTS:
+        rejected = [*rejected[:_MAX_REPORTED_REJECTS], f"... and {len(rejected) - _MAX_REPORTED_REJECTS} more"]
+    return ParsedBatch(sensors, rows, rejected, hashlib.sha256(body).hexdigest())
+
+
+def _insert(db: Session) -> Any:
+    dialect = db.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RelayPacket)
+
+
+def store_relay_batch(db: Session, session: GaitSession, batch: ParsedBatch, idempotency_key: str) -> dict[str, Any]:
+    """Store a parsed batch in the caller's transaction and return the answer to send (see the module docstring).
+
+    Raises
+    ------
+    Conflict
+        When the key was used before for another body, or the batch gives a sensor another placement than the
+        session already has.
+    """
+    if db.get_bind().dialect.name == "postgresql":  # one batch of a session at a time (SQLite: BEGIN IMMEDIATE)
+        db.execute(select(GaitSession.id).where(GaitSession.id == session.id).with_for_update())
+    earlier = db.get(IdempotencyRecord, (session.id, idempotency_key))
+    if earlier is not None:
+        if earlier.body_sha256 != batch.body_sha256:
+            raise Conflict(
+                f"Idempotency-Key {idempotency_key!r} was used for another batch of this session; use a new key "
+                "for new data"
+            )
+        return {**earlier.response, "replayed": True}
+
+    known = dict(session.sensors or {})
+    for sensor_id, placement in batch.sensors.items():
+        have = known.get(str(sensor_id))
+        if have is not None and have != placement:
+            raise Conflict(f"relay batch: sensor {sensor_id} is {have} in this session, the batch says {placement}")
+        known[str(sensor_id)] = placement
+    if known != session.sensors:
+        session.sensors = known
+
+    stored = 0
+    if batch.rows:
+        statement = _insert(db).on_conflict_do_nothing().returning(RelayPacket.id)
+        stored = len(db.execute(statement, [{"session_id": session.id, **r} for r in batch.rows]).all())
+    answer = {
+        "session_id": session.id,
+        "received": len(batch.rows),
+        "stored": stored,
+        "duplicates": len(batch.rows) - stored,
+        "rejected": batch.rejected,
+        "replayed": False,
+    }
+    db.add(
+        IdempotencyRecord(session_id=session.id, key=idempotency_key, body_sha256=batch.body_sha256, response=answer)
+    )
+    return answer
+
+
+def relay_packet_counts(db: Session, session_id: str) -> dict[int, int]:
+    """Stored packets (commands excluded) per sensor id of a session."""
+    rows = db.execute(
+        select(RelayPacket.sensor_id, func.count())
+        .where(RelayPacket.session_id == session_id, RelayPacket.ver_type < COMMAND_TYPE_BASE)
+        .group_by(RelayPacket.sensor_id)
+    ).all()
+    return {int(s): int(n) for s, n in rows}
+
+
+def relay_capture(db: Session, session: GaitSession) -> Capture | None:
+    """Everything the relays uploaded to a session, as one capture (records in the relay's arrival order).
+
+    Returns None when nothing was uploaded.
+    """
+    rows = db.execute(
+        select(RelayPacket.t_host_ns, RelayPacket.sensor_id, RelayPacket.ver_type, RelayPacket.packet)
+        .where(RelayPacket.session_id == session.id)
+        .order_by(RelayPacket.t_host_ns, RelayPacket.id)
+    ).all()
+    if not rows:
+        return None
+    header = CaptureHeader(
+        sensors=tuple(CaptureSensor(int(k), v) for k, v in sorted(session.sensors.items(), key=lambda kv: int(kv[0]))),
+        session_id=session.id,
+    )
+    records = encode_records(
+        (int(t), Source.HOST_COMMAND if v >= COMMAND_TYPE_BASE else Source.RELAY, int(s), bytes(p))
+        for t, s, v, p in rows
+    )
+    return parse_capture(encode_header(header) + records)

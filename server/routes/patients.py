@@ -1,0 +1,86 @@
+"""Patients of a clinic, and the audit trail of who read or changed a patient's data."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from server.auth import Principal, audit, patient_for, require_staff
+from server.db import AuditEntry, Clinic, Patient
+from server.deps import Auth, Db
+from server.errors import BadInput, Conflict, NotFound
+from server.schemas import AuditOut, PatientIn, PatientOut, PatientPatch
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["patients"])
+
+
+def _clinic_of_new(db: Db, principal: Principal, clinic_id: str | None) -> str:
+    if principal.role == "clinician":
+        if clinic_id is not None and clinic_id != principal.clinic_id:
+            raise NotFound(f"no clinic {clinic_id}")
+        assert principal.clinic_id is not None
+        return principal.clinic_id
+    if clinic_id is None:
+        raise BadInput("clinic_id: an admin must say which clinic the patient belongs to")
+    if db.get(Clinic, clinic_id) is None:
+        raise NotFound(f"no clinic {clinic_id}")
+    return clinic_id
+
+
+@router.post("/patients", response_model=PatientOut, status_code=status.HTTP_201_CREATED, summary="Add a patient")
+def create_patient(body: PatientIn, db: Db, principal: Auth) -> Patient:
+    require_staff(principal)
+    clinic_id = _clinic_of_new(db, principal, body.clinic_id)
+    if db.scalar(select(Patient).where(Patient.clinic_id == clinic_id, Patient.code == body.code)) is not None:
+        raise Conflict(f"the clinic has a patient with code {body.code!r}")
+    patient = Patient(clinic_id=clinic_id, **body.model_dump(exclude={"clinic_id"}))
+    db.add(patient)
+    db.flush()
+    audit(db, principal, "create", "patient", patient.id, patient.id)
+    return patient
+
+
+@router.get("/patients", response_model=list[PatientOut], summary="List the patients the token may see")
+def list_patients(db: Db, principal: Auth) -> list[Patient]:
+    require_staff(principal)
+    query = select(Patient).order_by(Patient.code)
+    if principal.role == "clinician":
+        query = query.where(Patient.clinic_id == principal.clinic_id)
+    patients = list(db.scalars(query))
+    audit(db, principal, "read", "patients")
+    return patients
+
+
+@router.get("/patients/{patient_id}", response_model=PatientOut, summary="One patient")
+def get_patient(patient_id: str, db: Db, principal: Auth) -> Patient:
+    patient = patient_for(db, principal, patient_id)
+    audit(db, principal, "read", "patient", patient.id, patient.id)
+    return patient
+
+
+@router.patch("/patients/{patient_id}", response_model=PatientOut, summary="Change a patient's details")
+def update_patient(patient_id: str, body: PatientPatch, db: Db, principal: Auth) -> Patient:
+    patient = patient_for(db, principal, patient_id)
+    for name, value in body.model_dump(exclude_unset=True).items():
+        setattr(patient, name, value)
+    audit(db, principal, "update", "patient", patient.id, patient.id)
+    return patient
+
+
+@router.get("/patients/{patient_id}/audit", response_model=list[AuditOut], summary="Who read or changed this patient")
+def patient_audit(
+    patient_id: str, db: Db, principal: Auth, limit: int = Query(default=200, ge=1, le=5000)
+) -> list[AuditEntry]:
+    patient = patient_for(db, principal, patient_id)
+    entries = list(
+        db.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.patient_id == patient.id)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )
+    audit(db, principal, "read", "audit", patient.id, patient.id)
+    return entries
