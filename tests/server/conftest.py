@@ -107,10 +107,15 @@ def make_api(tmp_path: Path, database_url: str | None, **settings: Any) -> Itera
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the data folder), then a PostgreSQL URL with a schema of the test's own."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+
+
+@pytest.fixture
+def api(tmp_path: Path, database_url: str | None) -> Iterator[Api]:
     """The service on SQLite, then on PostgreSQL."""
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    yield from make_api(tmp_path, url)
+    yield from make_api(tmp_path, database_url)
 
 
 @pytest.fixture
