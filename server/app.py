@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server import __version__
@@ -28,9 +30,10 @@ from server.jobs import AnalysisRunner
 from server.routes import ROUTERS
 from server.schemas import ErrorOut
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "STATIC_DIR", "create_app"]
 
 API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).with_name("static")
 log = logging.getLogger("fusiongait.server")
 
 
@@ -122,4 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    # The dashboard: static files served by the service itself (no CDN; works offline). Mounted last, so the API,
+    # /docs and /openapi.json take precedence.
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
     return app
