@@ -42,6 +42,8 @@ IntArray = NDArray[np.int64]
 SENSOR_HEIGHT_PER_BODY_HEIGHT = 0.53
 #: Used when neither the sensor height nor the body height is given: 0.53 × 1.75 m.
 DEFAULT_SENSOR_HEIGHT_M = 0.93
+#: Shorter recordings are refused: the zero-phase filters need a few periods of their lowest frequency.
+MIN_DURATION_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +208,12 @@ class GaitPipeline:
         Raises
         ------
         AnalysisError
-            When the recording has no pelvis sensor.
+            When the recording has no pelvis sensor, or is shorter than :data:`MIN_DURATION_S`.
         """
+        if recording.duration_s < MIN_DURATION_S:
+            raise AnalysisError(
+                f"recording: {recording.duration_s:.2f} s is too short to analyse (at least {MIN_DURATION_S:g} s)"
+            )
         if not recording.has(PELVIS):
             raise AnalysisError(
                 f"recording: a pelvis (sacral) sensor is required, got {', '.join(recording.placements)}"

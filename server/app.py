@@ -27,6 +27,7 @@ from server.db import Database
 from server.deps import ServiceState
 from server.errors import ServiceError
 from server.jobs import AnalysisRunner
+from server.live import LiveHub
 from server.routes import ROUTERS
 from server.schemas import ErrorOut
 
@@ -68,11 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.effective_database_url)
         database.migrate()
         runner = AnalysisRunner(database.url, settings.blob_dir, workers=settings.analysis_workers)
-        app.state.service = ServiceState(settings, database, BlobStore(settings.blob_dir), runner)
+        blobs = BlobStore(settings.blob_dir)
+        hub = LiveHub(database, blobs, runner, settings.data_dir / "live")
+        app.state.service = ServiceState(settings, database, blobs, runner, hub)
         runner.start(database)
         try:
             yield
         finally:
+            await hub.shutdown()
             runner.stop()
             database.dispose()
 

@@ -17,6 +17,7 @@ from server.config import Settings
 from server.db import Database
 from server.errors import PayloadTooLarge
 from server.jobs import AnalysisRunner
+from server.live import LiveHub
 
 __all__ = ["Auth", "Db", "ServiceState", "bearer", "get_db", "get_principal", "read_body", "state_of"]
 
@@ -26,12 +27,13 @@ bearer = HTTPBearer(auto_error=False, description="a token from `fusiongait admi
 
 @dataclass(eq=False)
 class ServiceState:
-    """What the running service holds: its settings, database, file store and analysis workers."""
+    """What the running service holds: its settings, database, file store, analysis workers and live sessions."""
 
     settings: Settings
     database: Database
     blobs: BlobStore
     runner: AnalysisRunner
+    hub: LiveHub
 
 
 def state_of(request: Request) -> ServiceState:

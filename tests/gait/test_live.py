@@ -79,3 +79,16 @@ def test_standing_only_gives_no_strides_and_empty_traces(walk) -> None:  # type:
     assert update.result is not None and update.new_stride_rows.size == 0
     assert any("no walking" in w for w in update.result.warnings)
     assert all(np.isnan(v).all() for v in update.trace.values())
+
+
+def test_every_prefix_of_a_walk_is_analysed_or_refused_cleanly(walk) -> None:  # type: ignore[no-untyped-def]
+    """A live analysis starts on a few samples: the pipeline answers or refuses with AnalysisError, never crashes."""
+    live = LiveAnalysis()
+    fs = walk.sampling_rate_hz
+    for stop in (3, 16, 60, int(fs), int(1.5 * fs), int(4.5 * fs), int(6 * fs)):
+        live = LiveAnalysis()
+        live.append(walk.slice(0, stop))
+        update = live.analyze()
+        assert (update.result is None) == (stop < fs), (stop, update.reason)
+        if update.result is None:
+            assert "too short" in update.reason

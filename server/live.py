@@ -1,0 +1,472 @@
+"""The live hub: clinic sessions that record, analyse while the patient walks, and fan results out to viewers.
+
+One :class:`LiveSession` per running clinic session:
+
+- a :class:`~firmware_bridge.session.BridgeSession` connects the sensors and writes every packet to the capture
+  file as it arrives;
+- the analysis loop reads the new samples on one fixed grid (:class:`~firmware_bridge.timeline.LiveGrid`) into a
+  :class:`~gait.live.LiveAnalysis`, which re-runs the offline pipeline over everything so far. Passes run in a
+  worker thread and are paced so that they take at most ``cpu_share`` of a core (a pass every ``min_interval_s``
+  while the recording is short, less often as it grows);
+- every pass publishes the newest angle traces, one message per new stride and the report's sections so far;
+  a status message per second tells each sensor's state, so a sensor that drops out shows as lost within 2 s
+  while the analysis goes on with the others;
+- :class:`LiveFeed` numbers the messages and keeps them, so a viewer that reconnects resumes where it was.
+
+Stopping a session stops the sensors, closes the capture, stores it as the session's recording and queues the full
+offline analysis, whose report is the one kept. The WebSocket contract is in ``docs/live.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures as cf
+import contextlib
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_bridge.session import BridgeSession
+from firmware_bridge.timeline import LiveGrid
+from gait.live import TRACE_CHANNELS, LiveAnalysis, LiveUpdate, stride_records
+from gait.pipeline import GaitPipeline
+from server.analysis import AnalysisOptions
+from server.blobs import BlobStore
+from server.db import Analysis, Database, RecordingFile, utcnow
+from server.errors import Conflict, NotFound
+from server.jobs import AnalysisRunner
+
+__all__ = ["LiveFeed", "LiveHub", "LiveSession", "json_number"]
+
+log = logging.getLogger("fusiongait.live")
+
+#: Sensors silent this long are shown as lost (issue 8: within 2 s).
+LOST_AFTER_S = 1.5
+_SUMMARY_SECTIONS = ("spatiotemporal", "kinematics", "flags", "quality", "warnings")
+
+
+def json_number(value: Any, digits: int = 3) -> float | None:
+    """A finite float rounded for the wire, None for NaN/inf/None."""
+    if value is None:
+        return None
+    x = float(value)
+    return round(x, digits) if math.isfinite(x) else None
+
+
+def _clean(obj: Any, digits: int = 3) -> Any:
+    if isinstance(obj, dict):
+        return {k: _clean(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v, digits) for v in obj]
+    if isinstance(obj, float | np.floating):
+        return json_number(obj, digits)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+class LiveFeed:
+    """Numbered messages of one live session, kept for viewers that join late or come back.
+
+    Parameters
+    ----------
+    retain : int
+        Messages kept; a viewer asking for older ones gets a snapshot instead.
+    queue_size : int
+        Messages a slow viewer may fall behind before it is dropped (it reconnects and resumes).
+    """
+
+    def __init__(self, *, retain: int = 20_000, queue_size: int = 2_000) -> None:
+        self.seq = 0
+        self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=retain)
+        self.strides: list[dict[str, Any]] = []
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.queue_size = queue_size
+        self.subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+
+    def publish(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Number ``message``, keep it and hand it to every viewer."""
+        self.seq += 1
+        message = {"seq": self.seq, **message}
+        self.log.append(message)
+        kind = message["type"]
+        if kind == "stride":
+            self.strides.append(message)
+        elif kind in ("status", "summary", "ended"):
+            self.latest[kind] = message
+        for queue in list(self.subscribers):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:  # a viewer that does not keep up is let go; it resumes from its last seq
+                self.subscribers.discard(queue)
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)
+        return message
+
+    def subscribe(self, after: int | None) -> tuple[list[dict[str, Any]], asyncio.Queue[dict[str, Any] | None], bool]:
+        """``(backlog, queue, reset)``: what the viewer missed, then its queue of new messages.
+
+        With ``after`` inside the kept log the backlog is every message after it (``reset`` False). Otherwise
+        (a new viewer, or one gone too long) it is a snapshot: the latest status, every stride, the latest
+        summary and the end if there was one (``reset`` True).
+        """
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
+        self.subscribers.add(queue)
+        oldest = self.log[0]["seq"] if self.log else self.seq + 1
+        if after is not None and (after >= self.seq or after + 1 >= oldest):
+            return [m for m in self.log if m["seq"] > after], queue, False
+        snapshot = [*self.strides]
+        for kind in ("status", "summary", "ended"):
+            if kind in self.latest:
+                snapshot.append(self.latest[kind])
+        snapshot.sort(key=lambda m: m["seq"])
+        return snapshot, queue, True
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        """Forget a viewer."""
+        self.subscribers.discard(queue)
+
+    def close(self) -> None:
+        """Tell every viewer the feed ended."""
+        for queue in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self.subscribers.clear()
+
+
+@dataclass(eq=False)
+class LiveSession:
+    """One running clinic session (see the module docstring).
+
+    Attributes
+    ----------
+    session_id, patient_id, patient_code : str
+    sensors : mapping of placement to URL
+    capture_path : Path
+    options : AnalysisOptions
+        Height and header for the live analysis.
+    transport_options : mapping, optional
+        Per-placement keyword arguments for the transports (tests: bleak backends).
+    cpu_share : float
+        Largest share of a core the analysis passes may take.
+    min_interval_s : float
+        Shortest time between two passes.
+    trace_rate_hz : float
+        Rate of the angle traces sent to viewers.
+    """
+
+    session_id: str
+    patient_id: str
+    patient_code: str
+    sensors: Mapping[str, str]
+    capture_path: Path
+    options: AnalysisOptions
+    transport_options: Mapping[str, Mapping[str, Any]] | None = None
+    cpu_share: float = 0.14
+    min_interval_s: float = 0.5
+    trace_rate_hz: float = 50.0
+    status_period_s: float = 1.0
+    state: str = "starting"
+    started_at: dt.datetime = field(default_factory=utcnow)
+    analysis_id: str | None = None
+    feed: LiveFeed = field(default_factory=LiveFeed)
+    pass_durations_s: list[float] = field(default_factory=list)
+    #: (monotonic arrival of the newest packet the pass saw, monotonic time its messages were published), per pass.
+    pass_latency_s: list[tuple[float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.bridge = BridgeSession(
+            self.sensors,
+            out=self.capture_path,
+            subject_id=self.patient_code,
+            session_id=self.session_id,
+            transport_options=self.transport_options,
+        )
+        self.analysis = LiveAnalysis(
+            pipeline=GaitPipeline(height_m=self.options.height_m, sensor_height_m=self.options.sensor_height_m)
+        )
+        self._executor = cf.ThreadPoolExecutor(1, thread_name_prefix=f"live-{self.session_id[:6]}")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._grid: LiveGrid | None = None
+        self._t0_mono = time.monotonic()
+
+    # ------------------------------------------------------------------------------------------------ running
+    def start(self) -> None:
+        """Start the sensors, the analysis loop and the status loop (in the running event loop)."""
+        self.state = "running"
+        self._tasks = [
+            asyncio.create_task(self._run_bridge(), name=f"bridge {self.session_id}"),
+            asyncio.create_task(self._analysis_loop(), name=f"analysis {self.session_id}"),
+            asyncio.create_task(self._status_loop(), name=f"status {self.session_id}"),
+        ]
+
+    async def _run_bridge(self) -> None:
+        try:
+            await self.bridge.run()
+        except Exception as exc:  # the session must report, not vanish
+            log.exception("live session %s: bridge failed", self.session_id)
+            self.feed.publish({"type": "error", "message": f"sensor bridge failed: {exc}"})
+
+    async def stop(self) -> None:
+        """Stop the sensors and the loops; the capture file is closed when this returns."""
+        if self.state in ("stopping", "stopped"):
+            return
+        self.state = "stopping"
+        self.bridge.stop()
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+        self.publish_status()
+
+    def finish(self, analysis_id: str | None) -> None:
+        """Mark the session stopped, with the offline analysis it queued, and close the feed."""
+        self.analysis_id = analysis_id
+        self.state = "stopped"
+        self.feed.publish({"type": "ended", "analysis_id": analysis_id})
+        self.feed.close()
+
+    # ------------------------------------------------------------------------------------------------ status
+    def sensor_status(self) -> dict[str, dict[str, Any]]:
+        """Per placement: link state, connected (streaming and heard from recently), rate, loss, battery, sync."""
+        out: dict[str, dict[str, Any]] = {}
+        for placement, h in self.bridge.health().items():
+            silent = h.get("silent_s")
+            connected = h.get("state") == "streaming" and silent is not None and silent < LOST_AFTER_S
+            out[placement] = {
+                "state": h.get("state"),
+                "connected": bool(connected),
+                "rate_hz": json_number(h.get("rate_hz"), 1),
+                "loss_pct": json_number(h.get("loss_pct"), 2),
+                "battery_pct": h.get("battery_pct"),
+                "sync_uncertainty_ms": json_number(h.get("sync_uncertainty_ms"), 2),
+                "silent_s": json_number(silent, 2),
+                "samples": h.get("samples"),
+                "reconnects": h.get("reconnects"),
+            }
+        return out
+
+    def publish_status(self) -> None:
+        """Send the sensors' status to the viewers."""
+        self.feed.publish(
+            {"type": "status", "t_s": round(time.monotonic() - self._t0_mono, 2), "sensors": self.sensor_status()}
+        )
+
+    async def _status_loop(self) -> None:
+        while True:
+            self.publish_status()
+            await asyncio.sleep(self.status_period_s)
+
+    # ------------------------------------------------------------------------------------------------ analysis
+    def _read_new_samples(self) -> int:
+        """Move what arrived onto the grid; returns the samples added."""
+        if self._grid is None:
+            self.bridge.process()
+            samples = [link.stream.samples() for link in self.bridge.links.values()]
+            ready = [s for s in samples if s.host_us.size >= 2]
+            waited = time.monotonic() - self._t0_mono
+            if not ready or (len(ready) < len(samples) and waited < 3.0):
+                return 0
+            self._grid = LiveGrid(max(s.rate_hz for s in ready))
+        added = 0
+        while (chunk := self.bridge.read_chunk(self._grid)) is not None:
+            self.analysis.append(chunk)
+            added += chunk.n_samples
+        return added
+
+    def _newest_arrival_mono_s(self) -> float:
+        """Monotonic time (s) of the newest packet on any link (the bridge stamps arrivals with that clock)."""
+        newest = [h.last_arrival_us for h in (link.stream.health() for link in self.bridge.links.values())]
+        known = [t for t in newest if t is not None]
+        return max(known) / 1e6 if known else time.monotonic()
+
+    async def _analysis_loop(self) -> None:
+        try:
+            await self._analyse_while_running()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the recording goes on; the viewers are told the live analysis stopped
+            log.exception("live session %s: analysis failed", self.session_id)
+            self.feed.publish({"type": "error", "message": f"live analysis stopped: {type(exc).__name__}: {exc}"})
+
+    async def _analyse_while_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        analysed = 0
+        last_end = 0.0
+        while True:
+            await asyncio.sleep(0.05)
+            self._read_new_samples()
+            if self.analysis.n_samples <= analysed:
+                continue
+            cost = self.pass_durations_s[-1] if self.pass_durations_s else 0.0
+            wait_s = max(self.min_interval_s, cost * (1.0 / self.cpu_share - 1.0))
+            if time.monotonic() - last_end < wait_s:
+                continue
+            arrival = self._newest_arrival_mono_s()
+            t0 = time.monotonic()
+            update = await loop.run_in_executor(self._executor, self._analyse)
+            self.pass_durations_s.append(time.monotonic() - t0)
+            analysed = update.n_samples
+            self._publish_update(update)
+            last_end = time.monotonic()
+            if update.new_stride_rows.size:
+                self.pass_latency_s.append((arrival, last_end))
+
+    def _analyse(self) -> LiveUpdate:
+        return self.analysis.analyze()
+
+    def _publish_update(self, update: LiveUpdate) -> None:
+        if update.result is None:
+            return
+        result = update.result
+        fs = result.sampling_rate_hz
+        step = max(1, round(fs / self.trace_rate_hz))
+        self.feed.publish(
+            {
+                "type": "trace",
+                "t0_s": round(update.trace_start_idx / fs, 3),
+                "rate_hz": fs / step,
+                "channels": {
+                    name: [json_number(v, 2) for v in update.trace[name][::step].tolist()] for name in TRACE_CHANNELS
+                },
+            }
+        )
+        for stride in stride_records(result, update.new_stride_rows):
+            self.feed.publish({"type": "stride", **_clean(stride)})
+        from gait.report import build_report  # noqa: PLC0415 - with the analysis
+
+        report = build_report(result, session=dict(self.options.session))
+        self.feed.publish(
+            {
+                "type": "summary",
+                "t_s": round(update.n_samples / fs, 2),
+                "n_strides": self.analysis.n_reported,
+                "report": {k: report.get(k) for k in _SUMMARY_SECTIONS},
+            }
+        )
+
+
+class LiveHub:
+    """The service's live sessions, by session id.
+
+    Parameters
+    ----------
+    database, blobs, runner
+        Where a stopped session's capture and its offline analysis go.
+    live_dir : Path
+        Folder of the captures being written.
+    keep_stopped : int
+        Stopped sessions kept, so viewers that come back learn that it ended and where the report is.
+    """
+
+    def __init__(
+        self, database: Database, blobs: BlobStore, runner: AnalysisRunner, live_dir: Path, *, keep_stopped: int = 50
+    ) -> None:
+        self.database = database
+        self.blobs = blobs
+        self.runner = runner
+        self.live_dir = Path(live_dir)
+        self.keep_stopped = keep_stopped
+        self.sessions: dict[str, LiveSession] = {}
+        self._lock = asyncio.Lock()
+
+    def get(self, session_id: str) -> LiveSession:
+        """The live session (running or recently stopped); :class:`NotFound` otherwise."""
+        live = self.sessions.get(session_id)
+        if live is None:
+            raise NotFound(f"session {session_id} has no live recording")
+        return live
+
+    async def start(
+        self,
+        *,
+        session_id: str,
+        patient_id: str,
+        patient_code: str,
+        sensors: Mapping[str, str],
+        options: AnalysisOptions,
+        transport_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> LiveSession:
+        """Start recording and analysing a session live.
+
+        Raises
+        ------
+        Conflict
+            When the session is already live.
+        """
+        async with self._lock:
+            current = self.sessions.get(session_id)
+            if current is not None and current.state in ("starting", "running", "stopping"):
+                raise Conflict(f"session {session_id} is already live")
+            self.live_dir.mkdir(parents=True, exist_ok=True)
+            stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+            live = LiveSession(
+                session_id=session_id,
+                patient_id=patient_id,
+                patient_code=patient_code,
+                sensors=dict(sensors),
+                capture_path=self.live_dir / f"{session_id}-{stamp}.imucap",
+                options=options,
+                transport_options=transport_options,
+            )
+            live.start()
+            self.sessions[session_id] = live
+            self._forget_old()
+            return live
+
+    async def stop(self, session_id: str) -> LiveSession:
+        """Stop a live session, store its capture as the session's recording and queue its offline analysis."""
+        live = self.get(session_id)
+        if live.state == "stopped":
+            return live
+        await live.stop()
+        analysis_id = await asyncio.get_running_loop().run_in_executor(None, self._store, live)
+        if analysis_id is not None:
+            self.runner.submit(analysis_id)
+        live.finish(analysis_id)
+        return live
+
+    def _store(self, live: LiveSession) -> str | None:
+        try:
+            data = live.capture_path.read_bytes()
+        except OSError as exc:
+            log.error("live session %s: capture unreadable: %s", live.session_id, exc)
+            return None
+        sha256 = self.blobs.put(data)
+        with self.database.session() as db:
+            db.add(
+                RecordingFile(
+                    session_id=live.session_id,
+                    format="capture",
+                    filename=live.capture_path.name,
+                    sha256=sha256,
+                    size_bytes=len(data),
+                    summary={"live": True, "sensors": dict(live.sensors)},
+                )
+            )
+            job = Analysis(session_id=live.session_id, warnings=[])
+            db.add(job)
+            db.flush()
+            analysis_id = job.id
+        live.capture_path.unlink(missing_ok=True)  # the blob store holds it now
+        return analysis_id
+
+    def _forget_old(self) -> None:
+        stopped = [s for s in self.sessions.values() if s.state == "stopped"]
+        for old in stopped[: max(0, len(stopped) - self.keep_stopped)]:
+            self.sessions.pop(old.session_id, None)
+
+    async def shutdown(self) -> None:
+        """Stop every running session (the service is stopping), keeping their captures and queuing analyses."""
+        for session_id, live in list(self.sessions.items()):
+            if live.state != "stopped":
+                with contextlib.suppress(Exception):
+                    await self.stop(session_id)
