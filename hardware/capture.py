@@ -9,10 +9,11 @@ all little-endian. Every packet the host received is kept as it came (CRC includ
 CRC), stamped with the host's monotonic clock; commands the host sent (sync pings) are kept too, so the clock sync
 can be redone offline. This module builds and parses those bytes; it does no file I/O.
 
-Parsing is vectorized: records of one length follow each other at a constant stride, so runs of equal records are
-read through one strided structured view (no copy, no Python per record) and their packets are decoded together by
-:func:`hardware.protocol.decode_rows`. A file cut short (a recorder killed mid-write) keeps every whole record and
-reports the torn tail.
+Parsing is vectorized: records of one length follow each other at a constant stride, so the walk over the file
+steps over whole runs of equal records (checked with one strided read each, no Python per record); the record heads,
+and then the packets of each length, are gathered at once from a sliding-window view of the bytes and decoded
+together by :func:`hardware.protocol.decode_rows`. A file cut short (a recorder killed mid-write) keeps every whole
+record and reports the torn tail.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from hardware.errors import CaptureError
@@ -233,7 +234,6 @@ class Capture:
     length: IntArray
     data: bytes
     torn_tail_bytes: int = 0
-    _runs: tuple[tuple[int, int, int, int], ...] = ()  # (first record, count, byte offset of its head, length)
 
     def __len__(self) -> int:
         return int(self.t_host_ns.shape[0])
@@ -253,26 +253,14 @@ class Capture:
             whose records are commands, not packets.
         """
         keep = [int(s) for s in (sources or (Source.BLE, Source.SERIAL, Source.RELAY))]
-        wanted_all = np.isin(self.source, keep)
+        wanted = np.flatnonzero(np.isin(self.source, keep))
         buf = np.frombuffer(self.data, dtype=np.uint8)
-        by_length: dict[int, list[tuple[NDArray[np.uint8], IntArray]]] = {}
-        for first, count, head, length in self._runs:
-            rows = as_strided(
-                buf[head + RECORD_DTYPE.itemsize :],
-                shape=(count, length),
-                strides=(RECORD_DTYPE.itemsize + length, 1),
-                writeable=False,
-            )
-            pos = np.arange(first, first + count, dtype=np.int64)
-            wanted = wanted_all[first : first + count]
-            if not wanted.all():
-                rows, pos = rows[wanted], pos[wanted]
-            if len(pos):
-                by_length.setdefault(length, []).append((rows, pos))
+        lengths = self.length[wanted]
         decoded = []
-        for _length, parts in sorted(by_length.items()):
-            rows = np.concatenate([r for r, _ in parts]) if len(parts) > 1 else parts[0][0]
-            pos = np.concatenate([p for _, p in parts])
+        for length in np.unique(lengths).tolist():
+            pos = wanted[lengths == length]
+            # The packets of this length as rows (k, length): one gather from a window view of the file.
+            rows = sliding_window_view(buf, length)[self.offset[pos]] if length else np.zeros((pos.size, 0), np.uint8)
             decoded.append(decode_rows(rows, pos))
         return DecodedPackets.merge(decoded)
 
@@ -317,7 +305,7 @@ def _scan_runs(buf: NDArray[np.uint8], start: int) -> tuple[list[tuple[int, int,
             if avail <= 0:
                 break
             k = min(window, avail)
-            lens = as_strided(buf[probe + 10 :], shape=(k, 2), strides=(stride, 1), writeable=False)
+            lens = buf[probe : probe + k * stride].reshape(k, stride)[:, 10:12]
             same = (lens[:, 0] == (length & 0xFF)) & (lens[:, 1] == (length >> 8))
             if same.all():
                 count += k
@@ -344,23 +332,22 @@ def parse_capture(data: bytes | bytearray | memoryview) -> Capture:
     header, start = _read_header(data)
     buf = np.frombuffer(data, dtype=np.uint8)
     runs, stop = _scan_runs(buf, start)
-    heads = []
-    offsets = []
-    lengths = []
-    for _first, count, head, length in runs:
-        stride = RECORD_DTYPE.itemsize + length
-        heads.append(np.ndarray((count,), dtype=RECORD_DTYPE, buffer=data, offset=head, strides=(stride,)))
-        offsets.append(head + RECORD_DTYPE.itemsize + stride * np.arange(count, dtype=np.int64))
-        lengths.append(np.full(count, length, dtype=np.int64))
-    rec = np.concatenate(heads) if heads else np.zeros(0, dtype=RECORD_DTYPE)
+    run = np.array(runs, dtype=np.int64).reshape(-1, 4)  # (first record, count, head offset, length)
+    count = run[:, 1]
+    # Head offset of every record: its run's head plus whole strides, for all runs at once.
+    k = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(run[:, 0], count)
+    heads = np.repeat(run[:, 2], count) + k * np.repeat(RECORD_DTYPE.itemsize + run[:, 3], count)
+    if heads.size:
+        rec = sliding_window_view(buf, RECORD_DTYPE.itemsize)[heads].view(RECORD_DTYPE)[:, 0]
+    else:
+        rec = np.zeros(0, dtype=RECORD_DTYPE)
     return Capture(
         header=header,
         t_host_ns=rec["t_host_ns"].astype(np.int64),
         source=rec["source"].astype(np.int64),
         sensor_id=rec["sensor_id"].astype(np.int64),
-        offset=np.concatenate(offsets) if offsets else np.zeros(0, dtype=np.int64),
-        length=np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
+        offset=heads + RECORD_DTYPE.itemsize,
+        length=np.repeat(run[:, 3], count),
         data=data,
         torn_tail_bytes=len(data) - stop,
-        _runs=tuple(runs),
     )

@@ -679,7 +679,12 @@ class ImuBatch:
         """The packets at ``index`` (a boolean mask or integer indices), samples included, in that order."""
         idx = np.arange(len(self))[np.asarray(index)]
         n = self.n[idx]
-        rows = np.repeat(self.first[idx] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()), dtype=np.int64)
+        if len(self) and self.counts.shape[0] == len(self) * int(self.n[0]) and bool((self.n == self.n[0]).all()):
+            # Packets of one size: whole packets are taken at once, as blocks (n, 6).
+            counts = self.counts.reshape(len(self), int(self.n[0]), 6)[idx].reshape(-1, 6)
+        else:
+            rows = np.repeat(self.first[idx] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()), dtype=np.int64)
+            counts = self.counts[rows]
         return ImuBatch(
             self.position[idx],
             self.sensor_id[idx],
@@ -688,7 +693,7 @@ class ImuBatch:
             self.t_us[idx],
             n,
             self.cfg[idx],
-            self.counts[rows],
+            counts,
         )
 
     @classmethod

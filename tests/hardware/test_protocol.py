@@ -179,6 +179,15 @@ def test_batch_take_keeps_samples_with_their_packets() -> None:
     assert batch.packet_of_sample().tolist() == np.repeat(np.arange(12), [1 + i % 4 for i in range(12)]).tolist()
 
 
+def test_batch_take_of_packets_of_one_size_equals_the_general_path() -> None:
+    items = [ImuPacket(i % 3, i, 10 * i, 0, SensorConfig(), np.full((4, 6), i)) for i in range(12)]
+    batch = decode_packets([encode(p) for p in items]).imu
+    for index in (batch.sensor_id == 2, [5, 0, 5, 11], np.zeros(12, dtype=bool)):
+        sub = batch.take(index)
+        assert sub.packets() == [items[int(i)] for i in np.arange(12)[np.asarray(index)]]
+        assert sub.counts.shape == (4 * len(sub), 6) and sub.counts.dtype == np.int16
+
+
 @given(u32)
 def test_commands_round_trip(token: int) -> None:
     assert encode_command(Command.START) == b"\x01"
