@@ -48,11 +48,12 @@ def _hull_edge(x: FloatArray, y: FloatArray, *, upper: bool) -> tuple[float, flo
     order = np.lexsort((y, x))
     x, y = x[order], y[order]
     sign = -1.0 if upper else 1.0
+    xs, ys = x.tolist(), y.tolist()  # the loop runs on Python floats (the same doubles, without numpy's scalar cost)
     hull: list[int] = []
-    for i in range(x.size):  # Andrew's monotone chain (lower hull of (x, sign·y))
+    for i in range(len(xs)):  # Andrew's monotone chain (lower hull of (x, sign·y))
         while len(hull) >= 2:
             a, b = hull[-2], hull[-1]
-            cross = (x[b] - x[a]) * (sign * y[i] - sign * y[a]) - (sign * y[b] - sign * y[a]) * (x[i] - x[a])
+            cross = (xs[b] - xs[a]) * (sign * ys[i] - sign * ys[a]) - (sign * ys[b] - sign * ys[a]) * (xs[i] - xs[a])
             if cross > 0:
                 break
             hull.pop()
@@ -126,6 +127,7 @@ class ClockSync:
         self._parts: list[NDArray[np.float64]] = []
         self._pings = np.zeros((0, 4))  # send_host, rx_device, tx_device, recv_host (µs)
         self._ping_parts: list[NDArray[np.float64]] = []
+        self._fit: ClockFit | None = None  # the last fit, until new evidence comes
 
     @property
     def n_windows(self) -> int:
@@ -149,6 +151,7 @@ class ClockSync:
         if d.shape != h.shape:
             raise BridgeError(f"device_us, host_us: expected equal shapes, got {d.shape} and {h.shape}")
         if d.size:
+            self._fit = None
             self._parts.append(_window_minima(np.stack([np.floor(d / self.window_us), d, h - d], axis=-1)))
             if len(self._parts) > 256:
                 self._consolidated()
@@ -172,6 +175,7 @@ class ClockSync:
         if len({c.shape for c in cols}) != 1:
             raise BridgeError(f"pings: expected four arrays of one shape, got {[c.shape for c in cols]}")
         self._ping_parts.append(np.stack(cols, axis=-1))
+        self._fit = None
 
     def _consolidated(self) -> NDArray[np.float64]:
         if self._parts:
@@ -206,6 +210,11 @@ class ClockSync:
         BridgeError
             When there is no evidence yet (no packet and no ping).
         """
+        if self._fit is None:
+            self._fit = self._fit_now()
+        return self._fit
+
+    def _fit_now(self) -> ClockFit:
         w = self._consolidated()
         p = self._all_pings()
         if not w.shape[0] and not p.shape[0]:
@@ -243,10 +252,21 @@ class ClockSync:
 
 
 def _window_minima(rows: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Rows ``(key, device, lag)`` reduced to the one with the lowest lag per key, sorted by key."""
+    """Rows ``(key, device, lag)`` reduced to the one with the lowest lag per key, sorted by key.
+
+    Of equal lows the first row is kept. Rows come in key order as packets arrive in order; then no sort is needed.
+    """
     if not rows.shape[0]:
         return rows
-    order = np.lexsort((rows[:, 2], rows[:, 0]))
+    key, lag = rows[:, 0], rows[:, 2]
+    if bool((key[1:] >= key[:-1]).all()) and not np.isnan(lag).any():
+        starts = np.flatnonzero(np.diff(key, prepend=key[0] - 1))
+        low = np.minimum.reduceat(lag, starts)
+        hits = np.flatnonzero(lag == np.repeat(low, np.diff(starts, append=key.size)))
+        # The first hit of each window (every window has one: its minimum).
+        first_hit = hits[np.flatnonzero(np.diff(np.searchsorted(starts, hits, side="right"), prepend=0))]
+        return rows[first_hit]
+    order = np.lexsort((lag, key))
     rows = rows[order]
     first = np.flatnonzero(np.diff(rows[:, 0], prepend=rows[0, 0] - 1))
     return rows[first]

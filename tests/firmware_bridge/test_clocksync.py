@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from firmware_bridge.clocksync import ClockSync, _hull_edge
+from firmware_bridge.clocksync import ClockSync, _hull_edge, _window_minima
 from firmware_bridge.errors import BridgeError
 
 
@@ -87,6 +87,21 @@ def test_adding_in_pieces_equals_adding_at_once() -> None:
     for k in range(0, d.size, 7):
         parts.add_packets(d[k : k + 7], h[k : k + 7])
     assert whole.fit() == parts.fit()
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_window_minima_equals_a_loop_over_windows(in_order: bool) -> None:
+    rng = np.random.default_rng(8)
+    key = np.sort(rng.integers(0, 40, 500)).astype(np.float64)
+    if not in_order:
+        rng.shuffle(key)
+    lag = rng.integers(0, 6, key.size).astype(np.float64)  # many equal lows: the first one is kept
+    rows = np.stack([key, np.arange(key.size, dtype=np.float64), lag], axis=-1)
+    want = []
+    for k in np.unique(key):
+        mine = np.flatnonzero(key == k)
+        want.append(rows[mine[np.argmin(lag[mine])]])  # argmin: the first of equal lows
+    np.testing.assert_array_equal(_window_minima(rows), np.array(want))
 
 
 def test_no_evidence_is_an_error() -> None:
