@@ -16,6 +16,7 @@ Nothing here does I/O or reads a clock: arrival times come in with the data (µs
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -140,12 +141,48 @@ class SensorSamples:
 
 @dataclass(frozen=True, eq=False, slots=True)
 class _Chunk:
-    sample_idx: IntArray  # unwrapped, per sample
+    """Kept samples of one :meth:`SensorStream.add_imu` call, held per packet (rows of ``counts`` in packet order).
+
+    Packet ``p`` contributes ``n[p]`` samples: unwrapped indices ``first_idx[p] + j`` at rows ``in_packet[p] + j`` of
+    the packet sent at device time ``t_us[p]``, for ``j`` in ``0 … n[p] − 1``. Per-sample arrays are built only once,
+    by :meth:`SensorStream.samples`.
+    """
+
+    first_idx: IntArray
     segment: IntArray
-    packet_t_us: IntArray  # unwrapped t_us of the sample's packet
-    in_packet: IntArray  # position of the sample in its packet
-    counts: NDArray[np.int16]
+    t_us: IntArray  # unwrapped t_us of the packet
+    in_packet: IntArray  # row of the first kept sample in its packet
+    n: IntArray
     cfg: IntArray
+    counts: NDArray[np.int16]  # (sum(n), 6)
+
+    @property
+    def size(self) -> int:
+        return int(self.counts.shape[0])
+
+    def per_sample(self) -> tuple[IntArray, IntArray]:
+        """Unwrapped sample index and segment of every kept sample."""
+        start = np.cumsum(self.n) - self.n
+        j = np.arange(self.size, dtype=np.int64) - np.repeat(start, self.n)
+        return np.repeat(self.first_idx, self.n) + j, np.repeat(self.segment, self.n)
+
+    @classmethod
+    def join(cls, chunks: Sequence[_Chunk]) -> _Chunk:
+        """The chunks as one (the one itself when there is just one: nothing copied)."""
+        if len(chunks) == 1:
+            return chunks[0]
+        return cls(*(np.concatenate([getattr(c, name) for c in chunks]) for name in cls.__slots__))
+
+    def drop_first(self, e: int) -> _Chunk:
+        """The chunk without its first ``e`` samples (0 < e < size)."""
+        whole = int(np.searchsorted(np.cumsum(self.n), e, side="right"))  # packets dropped entirely
+        r = e - int(self.n[:whole].sum())  # and samples of the next one
+        first_idx, in_packet, n = self.first_idx[whole:].copy(), self.in_packet[whole:].copy(), self.n[whole:].copy()
+        first_idx[0] += r
+        in_packet[0] += r
+        n[0] -= r
+        rest = slice(whole, None)
+        return _Chunk(first_idx, self.segment[rest], self.t_us[rest], in_packet, n, self.cfg[rest], self.counts[e:])
 
 
 class SensorStream:
@@ -206,27 +243,30 @@ class SensorStream:
         while len(self._clocks) < len(self.reassembler.segments):
             self._clocks.append(ClockSync(window_s=self._window_s, keep_rtt_fraction=self._keep_rtt_fraction))
         n = place.n
-        keep = place.n_new > 0
-        # Samples kept: rows [keep_from, n) of each packet.
         first = np.cumsum(n) - n
-        new_n = place.n_new[keep]
-        starts = (first + place.keep_from)[keep]
-        rows = np.repeat(starts - (np.cumsum(new_n) - new_n), new_n) + np.arange(int(new_n.sum()), dtype=np.int64)
-        owner = np.repeat(np.flatnonzero(keep), new_n)
-        in_packet = rows - first[owner]
-        chunk = _Chunk(
-            place.sample_idx[owner] + in_packet,
-            place.segment[owner],
-            place.t_us[owner],
-            in_packet,
-            batch.counts[rows],
-            batch.cfg[owner],
-        )
+        if not place.keep_from.any() and bool((n > 0).all()):
+            # Every packet appended whole (the usual case): its samples are the batch's rows as they are.
+            chunk = _Chunk(place.sample_idx, place.segment, place.t_us, place.keep_from, n, batch.cfg, batch.counts)
+        else:
+            # Samples kept: rows [keep_from, n) of each packet.
+            keep = place.n_new > 0
+            new_n = place.n_new[keep]
+            starts = (first + place.keep_from)[keep]
+            rows = np.repeat(starts - (np.cumsum(new_n) - new_n), new_n) + np.arange(int(new_n.sum()), dtype=np.int64)
+            chunk = _Chunk(
+                (place.sample_idx + place.keep_from)[keep],
+                place.segment[keep],
+                place.t_us[keep],
+                place.keep_from[keep],
+                new_n,
+                batch.cfg[keep],
+                batch.counts[rows],
+            )
         if place.duplicate.any():
             self._compare_duplicates(batch, place, first, chunk)
-        if chunk.sample_idx.size:
+        if chunk.size:
             self._chunks.append(chunk)
-            self._n_kept += int(chunk.sample_idx.size)
+            self._n_kept += chunk.size
             self._trim()
         # Clock evidence: the device time of each packet's last sample against its arrival.
         for seg in _distinct(place.segment):
@@ -279,32 +319,56 @@ class SensorStream:
         return fits
 
     def samples(self) -> SensorSamples:
-        """The kept samples on the host clock (with the current clock fits)."""
-        chunks = list(self._chunks)
-        if chunks:
-            idx = np.concatenate([c.sample_idx for c in chunks])
-            seg = np.concatenate([c.segment for c in chunks])
-            pkt_t = np.concatenate([c.packet_t_us for c in chunks])
-            in_pkt = np.concatenate([c.in_packet for c in chunks])
-            counts = np.concatenate([c.counts for c in chunks])
-            cfg = np.concatenate([c.cfg for c in chunks])
+        """The kept samples on the host clock (with the current clock fits).
+
+        The per-sample arrays are built here, once, from the per-packet columns of the chunks held.
+        """
+        if not self._chunks:
+            z = np.zeros(0, dtype=np.int64)
+            no_xyz = np.zeros((0, 3), dtype=np.float64)
+            return SensorSamples(self.placement, np.zeros(0), no_xyz, no_xyz.copy(), z > 0, z, z, float("nan"))
+        c = _Chunk.join(self._chunks)
+        first_idx, seg, pkt_t, in0, n, cfg, counts = c.first_idx, c.segment, c.t_us, c.in_packet, c.n, c.cfg, c.counts
+        segments = _distinct(seg)
+        m = int(n[0])
+        if len(segments) == 1 and bool((n == m).all()):
+            # One segment, packets of one size (the usual case): (packet, row) grids, broadcast, never repeated.
+            def expand(v: IntArray) -> IntArray:
+                return v[:, None]
+
+            j = np.arange(m, dtype=np.int64)[None, :]
         else:
-            idx = seg = pkt_t = in_pkt = cfg = np.zeros(0, dtype=np.int64)
-            counts = np.zeros((0, 6), dtype=np.int16)
-        host = np.empty(idx.shape, dtype=np.float64)
+
+            def expand(v: IntArray) -> IntArray:
+                return np.repeat(v, n)
+
+            j = np.arange(counts.shape[0], dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+        idx = (expand(first_idx) + j).ravel()
+        in_pkt = expand(in0) + j
         fits = self.clock_fits()
-        for s in _distinct(seg):
-            m = seg == s
-            device_us = pkt_t[m] + in_pkt[m] * self.reassembler.period_us(int(s))
-            fit = fits[int(s)]
+        if len(segments) == 1:
+            s = segments[0]
+            fit = fits[s]
             assert fit is not None  # a segment with samples has packets, hence evidence
-            host[m] = fit.host_us(device_us)
-        batch = ImuBatch(idx, idx, idx, idx, idx, np.ones_like(idx), cfg, counts)
-        acc, gyr = batch.physical()
-        continues = np.zeros(idx.shape, dtype=bool)
-        continues[:-1] = (np.diff(idx) == 1) & (np.diff(seg) == 0)
-        rate = SensorConfig.from_cfg(int(cfg[-1])).rate_hz if cfg.size else float("nan")
-        return SensorSamples(self.placement, host, acc, gyr, continues, idx, seg, rate)
+            host = fit.host_us(expand(pkt_t) + in_pkt * self.reassembler.period_us(s)).ravel()
+            seg_of_sample = np.full(idx.shape, s, dtype=np.int64)
+        else:
+            seg_of_sample = expand(seg)
+            pkt_t_of_sample = expand(pkt_t)
+            host = np.empty(idx.shape, dtype=np.float64)
+            for s in segments:
+                sel = seg_of_sample == s
+                fit = fits[s]
+                assert fit is not None
+                host[sel] = fit.host_us(pkt_t_of_sample[sel] + in_pkt[sel] * self.reassembler.period_us(s))
+        acc, gyr = ImuBatch(first_idx, first_idx, first_idx, first_idx, first_idx, n, cfg, counts).physical()
+        # The next sample is the very next one of the segment: always inside a packet; between packets, when the
+        # next packet starts where this one ends, in the same segment.
+        continues = np.ones(idx.shape, dtype=bool)
+        continues[np.cumsum(n)[:-1] - 1] = (first_idx[1:] == first_idx[:-1] + n[:-1]) & (seg[1:] == seg[:-1])
+        continues[-1] = False
+        rate = SensorConfig.from_cfg(int(cfg[-1])).rate_hz
+        return SensorSamples(self.placement, host, acc, gyr, continues, idx, seg_of_sample, rate)
 
     def health(self) -> SensorHealth:
         """The link's counters now."""
@@ -346,23 +410,18 @@ class SensorStream:
     def _trim(self) -> None:
         if self.max_samples is None:
             return
-        while self._n_kept - self._chunks[0].sample_idx.size >= self.max_samples:
-            self._n_kept -= self._chunks.popleft().sample_idx.size
+        while self._n_kept - self._chunks[0].size >= self.max_samples:
+            self._n_kept -= self._chunks.popleft().size
         excess = self._n_kept - self.max_samples
         if excess > 0:
-            c = self._chunks.popleft()
-            e = excess
-            trimmed = _Chunk(
-                c.sample_idx[e:], c.segment[e:], c.packet_t_us[e:], c.in_packet[e:], c.counts[e:], c.cfg[e:]
-            )
-            self._chunks.appendleft(trimmed)
+            self._chunks.appendleft(self._chunks.popleft().drop_first(excess))
             self._n_kept -= excess
 
     def _compare_duplicates(self, batch: ImuBatch, place: Placement, first: IntArray, chunk: _Chunk) -> None:
         """Count duplicates whose repeated samples differ from the ones kept (while those are still held)."""
         held = [*self._chunks, chunk]
         # Kept samples are in increasing (segment, sample_idx) order, so one sorted key finds them all.
-        key = np.concatenate([(c.segment << 40) + c.sample_idx for c in held])
+        key = np.concatenate([(seg << 40) + idx for idx, seg in (c.per_sample() for c in held)])
         counts = np.concatenate([c.counts for c in held])
         for p in np.flatnonzero(place.duplicate):
             k = int(place.keep_from[p])

@@ -189,3 +189,34 @@ def test_sensor_stream_ring_keeps_only_the_newest_samples() -> None:
     samples = stream.samples()
     np.testing.assert_array_equal(samples.sample_idx, np.arange(40 * N - 33, 40 * N))
     assert stream.health().samples == 40 * N  # the counters count everything
+
+
+def test_sensor_stream_samples_equal_a_loop_over_the_kept_packets() -> None:
+    # Packets of 5 then 8 samples, an overlap and a duplicate, then a reboot onto a new clock: every per-sample array
+    # built at once equals the same built packet by packet from the placements.
+    a = packets(list(range(0, 200, 5)))
+    b = packets(list(range(200, 400, 8)), n=8, t0_us=1_000 + 200 * int(PERIOD_US))
+    c = packets([390, 396, 100, 400], n=8, t0_us=1_000 + 390 * int(PERIOD_US))
+    d = packets(list(range(0, 100, 5)), t0_us=55)
+    parts = [(a, arrivals(a)), (b, arrivals(b)), (c, arrivals(c) + 1e5), (d, arrivals(d) + 1e9)]
+    stream, reference = SensorStream(0, "pelvis"), Reassembler()
+    kept = []
+    for batch, arrival in parts:
+        stream.add_imu(batch, arrival)
+        place = reference.feed(batch, arrival)
+        for p in range(len(batch)):
+            first = int(batch.first[p])
+            for row in range(int(place.keep_from[p]), int(place.n[p])):
+                kept.append((int(place.segment[p]), int(place.sample_idx[p]) + row, int(place.t_us[p]), row))
+                kept[-1] += (batch.counts[first + row],)
+    samples = stream.samples()
+    fits = stream.clock_fits()
+    assert stream.health().reboots == 1 and len(kept) == samples.sample_idx.size
+    for k, (seg, idx, t_us, row, counts) in enumerate(kept):
+        assert (samples.segment[k], samples.sample_idx[k]) == (seg, idx)
+        fit = fits[seg]
+        assert fit is not None
+        assert samples.host_us[k] == fit.host_us(t_us + row * stream.reassembler.period_us(seg))
+        np.testing.assert_array_equal(samples.acc_mps2[k], CONFIG.from_counts(counts[None, :])[0][0])
+        follows = k + 1 < len(kept) and kept[k + 1][:2] == (seg, idx + 1)
+        assert samples.continues[k] == follows
