@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit validate bench clean browser
+.PHONY: demo demo-offline test lint typecheck unit validate bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,8 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The main job: the service on its defaults with a live clinic session on three simulated sensors (Ctrl-C stops).
 demo: $(STAMP)
-	$(BIN)/python -m server.demo --out out/demo
+	$(BIN)/python -m server.demo
+
+# The offline demo: a simulated walk written as CSV files and analysed by `fusiongait analyze`.
+demo-offline: $(STAMP)
+	$(BIN)/python -m server.demo --offline --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
