@@ -82,7 +82,7 @@ def issue_token(
         raise BadInput("a clinician token needs a clinic")
     if role == "relay" and (patient_id is None or session_id is None):
         raise BadInput("a relay token needs a patient and a session")
-    if role == "admin" and (clinic_id or patient_id or session_id):
+    if role == "admin" and (clinic_id is not None or patient_id is not None or session_id is not None):
         raise BadInput("an admin token is not bound to a clinic, patient or session")
     if role == "clinician" and db.get(Clinic, clinic_id) is None:
         raise NotFound(f"no clinic {clinic_id}")

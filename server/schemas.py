@@ -106,7 +106,7 @@ class PatientPatch(_In):
     height_m: float | None = Field(default=None, ge=0.8, le=2.5)
     sensor_height_m: float | None = Field(default=None, ge=0.4, le=1.5)
     surgery_date: dt.date | None = None
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: str = Field(default="", max_length=4000, description='omit to keep it; "" clears it')
 
 
 class PatientOut(_Out):

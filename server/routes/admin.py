@@ -11,14 +11,20 @@ from server.auth import audit, issue_token, require_admin
 from server.db import Clinic, Token, utcnow
 from server.deps import Auth, Db
 from server.errors import Conflict, NotFound
-from server.schemas import ClinicIn, ClinicOut, IssuedToken, TokenIn
+from server.schemas import ClinicIn, ClinicOut, ErrorOut, IssuedToken, TokenIn
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["admin"])
 
 
-@router.post("/clinics", response_model=ClinicOut, status_code=status.HTTP_201_CREATED, summary="Create a clinic")
+@router.post(
+    "/clinics",
+    response_model=ClinicOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a clinic",
+    responses={409: {"model": ErrorOut, "description": "a clinic of that name exists"}},
+)
 def create_clinic(body: ClinicIn, db: Db, principal: Auth) -> Clinic:
     require_admin(principal)
     if db.scalar(select(Clinic).where(Clinic.name == body.name)) is not None:

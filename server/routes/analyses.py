@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from server.auth import Principal, audit, session_for
+from server.auth import Principal, audit, require_staff, session_for
 from server.db import Analysis
 from server.deps import Auth, Db, state_of
 from server.errors import Conflict, NotFound
-from server.schemas import AnalysisOut
+from server.schemas import AnalysisOut, ErrorOut
 
 __all__ = ["router"]
 
@@ -46,6 +46,7 @@ def list_analyses(session_id: str, db: Db, principal: Auth) -> list[Analysis]:
 
 
 def _analysis_for(db: Db, principal: Principal, analysis_id: str) -> tuple[Analysis, str]:
+    require_staff(principal)  # before the look-up: a relay learns nothing about which ids exist
     job = db.get(Analysis, analysis_id)
     if job is None:
         raise NotFound(f"no analysis {analysis_id}")
@@ -76,7 +77,7 @@ def _finished_report(db: Db, principal: Principal, analysis_id: str) -> dict[str
     "/analyses/{analysis_id}/report",
     summary="The report (fusiongait.report/1 JSON)",
     response_model=dict[str, Any],
-    responses={409: {"description": "the analysis is not done"}},
+    responses={409: {"model": ErrorOut, "description": "the analysis is not done"}},
 )
 def get_report(analysis_id: str, db: Db, principal: Auth) -> dict[str, Any]:
     return _finished_report(db, principal, analysis_id)
@@ -85,8 +86,11 @@ def get_report(analysis_id: str, db: Db, principal: Auth) -> dict[str, Any]:
 @router.get(
     "/analyses/{analysis_id}/report.html",
     summary="The report as one self-contained HTML page",
-    response_class=HTMLResponse,
-    responses={409: {"description": "the analysis is not done"}},
+    response_class=Response,  # not HTMLResponse: that would document the JSON error bodies as text/html
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        409: {"model": ErrorOut, "description": "the analysis is not done"},
+    },
 )
 def get_report_html(analysis_id: str, db: Db, principal: Auth) -> HTMLResponse:
     from server.report_html import render_html  # noqa: PLC0415 - only for this route

@@ -10,7 +10,7 @@ from server.auth import Principal, audit, require_staff
 from server.db import Clinic, Device
 from server.deps import Auth, Db
 from server.errors import BadInput, Conflict, NotFound
-from server.schemas import DeviceIn, DeviceOut
+from server.schemas import DeviceIn, DeviceOut, ErrorOut
 
 __all__ = ["router"]
 
@@ -30,7 +30,13 @@ def _clinic_for_device(db: Db, principal: Principal, clinic_id: str | None) -> s
     return clinic_id
 
 
-@router.post("/devices", response_model=DeviceOut, status_code=status.HTTP_201_CREATED, summary="Register a sensor")
+@router.post(
+    "/devices",
+    response_model=DeviceOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a sensor",
+    responses={409: {"model": ErrorOut, "description": "the clinic has a device at that address"}},
+)
 def create_device(body: DeviceIn, db: Db, principal: Auth) -> Device:
     require_staff(principal)
     if body.profile not in PROFILES:

@@ -9,7 +9,7 @@ from server.auth import Principal, audit, patient_for, require_staff
 from server.db import AuditEntry, Clinic, Patient
 from server.deps import Auth, Db
 from server.errors import BadInput, Conflict, NotFound
-from server.schemas import AuditOut, PatientIn, PatientOut, PatientPatch
+from server.schemas import AuditOut, ErrorOut, PatientIn, PatientOut, PatientPatch
 
 __all__ = ["router"]
 
@@ -29,7 +29,13 @@ def _clinic_of_new(db: Db, principal: Principal, clinic_id: str | None) -> str:
     return clinic_id
 
 
-@router.post("/patients", response_model=PatientOut, status_code=status.HTTP_201_CREATED, summary="Add a patient")
+@router.post(
+    "/patients",
+    response_model=PatientOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a patient",
+    responses={409: {"model": ErrorOut, "description": "the clinic has a patient with that code"}},
+)
 def create_patient(body: PatientIn, db: Db, principal: Auth) -> Patient:
     require_staff(principal)
     clinic_id = _clinic_of_new(db, principal, body.clinic_id)
