@@ -49,6 +49,9 @@ class LiveUpdate:
         Why ``result`` is None ("" otherwise).
     new_stride_rows : ndarray of int, shape (k,)
         Rows of ``result.strides`` not reported by an earlier pass, in time order.
+    stride_ids : ndarray of int, shape (m,)
+        For every row of ``result.strides``, the stride's number: the order in which strides were first reported
+        (0, 1, ...), stable across passes, so a viewer can replace a stride whose values a later pass refined.
     trace_start_idx : int
         Sample index of the first sample of ``trace``.
     trace : dict of str to ndarray, shape (n,)
@@ -61,6 +64,7 @@ class LiveUpdate:
     result: GaitResult | None
     reason: str
     new_stride_rows: IntArray
+    stride_ids: IntArray
     trace_start_idx: int
     trace: dict[str, FloatArray] = field(default_factory=dict)
     n_samples: int = 0
@@ -138,40 +142,55 @@ class LiveAnalysis:
             self._chunks = [joined]
         return self._chunks[0]
 
-    def analyze(self) -> LiveUpdate:
-        """Run the pipeline over everything so far and say what is new (see :class:`LiveUpdate`)."""
+    def analyze(self, final: Recording | None = None) -> LiveUpdate:
+        """Run the pipeline over everything so far and say what is new (see :class:`LiveUpdate`).
+
+        Parameters
+        ----------
+        final : Recording, optional
+            The finished recording as read back from its file (the same samples, on the offline time base): it
+            replaces the chunks, so this last pass is exactly the offline analysis, with strides matched to those
+            reported live.
+        """
+        if final is not None:
+            self._chunks = [final]
+            self._n_samples = final.n_samples
         recording = self.recording()
         empty = np.zeros(0, dtype=np.int64)
         if recording is None:
-            return LiveUpdate(None, "no data yet", empty, 0)
+            return LiveUpdate(None, "no data yet", empty, empty, 0)
         n = recording.n_samples
         fs = recording.sampling_rate_hz
         trace_start = max(self._trace_end_idx, n - int(self.max_trace_s * fs))
         try:
             result = self.pipeline.run(recording)
         except AnalysisError as exc:
-            return LiveUpdate(None, str(exc), empty, trace_start, n_samples=n)
-        new_rows = self._new_strides(result, tolerance_idx=max(1, round(self.match_tolerance_s * fs)))
+            return LiveUpdate(None, str(exc), empty, empty, trace_start, n_samples=n)
+        new_rows, ids = self._match_strides(result, tolerance_idx=max(1, round(self.match_tolerance_s * fs)))
         trace = _trace(result, trace_start, n)
         self._trace_end_idx = n
-        return LiveUpdate(result, "", new_rows, trace_start, trace, n)
+        return LiveUpdate(result, "", new_rows, ids, trace_start, trace, n)
 
-    def _new_strides(self, result: GaitResult, *, tolerance_idx: int) -> IntArray:
+    def _match_strides(self, result: GaitResult, *, tolerance_idx: int) -> tuple[IntArray, IntArray]:
+        """``(new rows, id of every row)``; the reported table is updated to the contacts of this pass."""
         strides = result.strides
         found = np.stack([strides.side, strides.start_idx, strides.stop_idx], axis=-1).astype(np.int64)
-        if found.shape[0] == 0:
-            return np.zeros(0, dtype=np.int64)
+        ids = np.full(found.shape[0], -1, dtype=np.int64)
         known = self._reported
-        if known.shape[0]:
+        if found.shape[0] and known.shape[0]:
             same_side = found[:, None, 0] == known[None, :, 0]
-            close = np.all(np.abs(found[:, None, 1:] - known[None, :, 1:]) <= tolerance_idx, axis=-1)
-            seen = np.any(same_side & close, axis=-1)
-        else:
-            seen = np.zeros(found.shape[0], dtype=bool)
-        rows = np.flatnonzero(~seen)
+            distance = np.max(np.abs(found[:, None, 1:] - known[None, :, 1:]), axis=-1)
+            match = same_side & (distance <= tolerance_idx)
+            nearest = np.argmin(np.where(match, distance, np.iinfo(np.int64).max), axis=-1)
+            seen = np.any(match, axis=-1)
+            ids[seen] = nearest[seen]
+        rows = np.flatnonzero(ids < 0)
         rows = rows[np.argsort(found[rows, 2], kind="stable")]
+        ids[rows] = known.shape[0] + np.arange(rows.size)
         self._reported = np.concatenate([known, found[rows]], axis=0)
-        return rows.astype(np.int64)
+        matched = ids < known.shape[0]
+        self._reported[ids[matched]] = found[matched]  # follow contacts that later data moved by a sample
+        return rows.astype(np.int64), ids
 
 
 def _trace(result: GaitResult, start_idx: int, stop_idx: int) -> dict[str, FloatArray]:

@@ -34,10 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from firmware_bridge.readers.capture_format import assemble_capture
 from firmware_bridge.session import BridgeSession
 from firmware_bridge.timeline import LiveGrid
 from gait.live import TRACE_CHANNELS, LiveAnalysis, LiveUpdate, stride_records
 from gait.pipeline import GaitPipeline
+from hardware.capture import parse_capture
 from server.analysis import AnalysisOptions
 from server.blobs import BlobStore
 from server.db import Analysis, Database, RecordingFile, utcnow
@@ -59,6 +61,15 @@ def json_number(value: Any, digits: int = 3) -> float | None:
         return None
     x = float(value)
     return round(x, digits) if math.isfinite(x) else None
+
+
+def _changed(before: Any, after: Any, tolerance: float = 0.05) -> bool:
+    """Whether a stride's values moved by more than ``tolerance`` (in their own units) or appeared/vanished."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return any(_changed(before.get(k), after.get(k), tolerance) for k in before.keys() | after.keys())
+    if isinstance(before, float | int) and isinstance(after, float | int):
+        return abs(float(before) - float(after)) > tolerance
+    return bool(before != after)
 
 
 def _clean(obj: Any, digits: int = 3) -> Any:
@@ -197,6 +208,7 @@ class LiveSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._grid: LiveGrid | None = None
         self._t0_mono = time.monotonic()
+        self._published: dict[int, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------------------------------------ running
     def start(self) -> None:
@@ -224,6 +236,11 @@ class LiveSession:
         for task in self._tasks[1:]:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:  # the last pass is the offline analysis of the capture, so the feed ends with the final values
+            update = await asyncio.get_running_loop().run_in_executor(self._executor, self._final_pass)
+            self._publish_update(update, tolerance=0.0)
+        except Exception:
+            log.exception("live session %s: final pass failed", self.session_id)
         self._executor.shutdown(wait=True)
         self.publish_status()
 
@@ -323,7 +340,12 @@ class LiveSession:
     def _analyse(self) -> LiveUpdate:
         return self.analysis.analyze()
 
-    def _publish_update(self, update: LiveUpdate) -> None:
+    def _final_pass(self) -> LiveUpdate:
+        recording = assemble_capture(parse_capture(self.capture_path.read_bytes())).recording
+        return self.analysis.analyze(final=recording)
+
+    def _publish_update(self, update: LiveUpdate, *, tolerance: float = 0.05) -> None:
+        """Publish a pass: the trace, new and refined strides (moved by more than ``tolerance``), the summary."""
         if update.result is None:
             return
         result = update.result
@@ -339,8 +361,15 @@ class LiveSession:
                 },
             }
         )
-        for stride in stride_records(result, update.new_stride_rows):
-            self.feed.publish({"type": "stride", **_clean(stride)})
+        # New strides, and earlier ones whose values a pass with more data refined (same id, revised: true).
+        rows = np.arange(update.stride_ids.size)
+        for row, stride in zip(rows.tolist(), stride_records(result, rows), strict=True):
+            stride_id = int(update.stride_ids[row])
+            record = _clean(stride)
+            before = self._published.get(stride_id)
+            if before is None or _changed(before, record, tolerance):
+                self._published[stride_id] = record
+                self.feed.publish({"type": "stride", "id": stride_id, "revised": before is not None, **record})
         from gait.report import build_report  # noqa: PLC0415 - with the analysis
 
         report = build_report(result, session=dict(self.options.session))

@@ -167,6 +167,9 @@ async def live_feed(websocket: WebSocket, session_id: str) -> None:
         return
 
     backlog, queue, reset = live.feed.subscribe(after)
+    if live.state == "stopped":  # the feed is closed: send what was missed, then close
+        live.feed.unsubscribe(queue)
+        queue.put_nowait(None)
     hello = {
         "type": "hello",
         "session_id": live.session_id,
