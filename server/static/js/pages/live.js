@@ -53,7 +53,7 @@ class LiveView {
     this.socketState = "connecting";
     this.status = null; // latest status message
     this.statusAt = 0; // Date.now() when it arrived
-    this.strides = new Map(); // key side:start_s → stride (a snapshot after a reset resends them all)
+    this.strides = new Map(); // stride id → stride (a snapshot after a reset resends them all)
     this.summary = null;
     this.flagsSeen = new Map(); // id → "status|level", to announce changes
     this.analysisId = null;
@@ -416,7 +416,8 @@ class LiveView {
 
   // ------------------------------------------------------------------------------------------------ strides
   addStride(msg) {
-    const key = `${msg.side}:${msg.start_s}`;
+    // docs/live.md: a stride refined by a later pass comes again with the same id (revised: true) and replaces it
+    const key = msg.id !== undefined && msg.id !== null ? `id:${msg.id}` : `${msg.side}:${msg.start_s}`;
     this.strides.set(key, msg);
     this.renderStrides();
   }
