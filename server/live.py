@@ -299,6 +299,11 @@ class LiveSession:
             added += chunk.n_samples
         return added
 
+    @property
+    def t0_monotonic_s(self) -> float | None:
+        """The host's monotonic clock (s) at the session's time 0 (its first grid sample); None before it."""
+        return None if self._grid is None or self._grid.start_us is None else self._grid.start_us / 1e6
+
     def _newest_arrival_mono_s(self) -> float:
         """Monotonic time (s) of the newest packet on any link (the bridge stamps arrivals with that clock)."""
         newest = [h.last_arrival_us for h in (link.stream.health() for link in self.bridge.links.values())]
@@ -332,7 +337,7 @@ class LiveSession:
             update = await loop.run_in_executor(self._executor, self._analyse)
             self.pass_durations_s.append(time.monotonic() - t0)
             analysed = update.n_samples
-            self._publish_update(update)
+            self._publish_update(update, newest_packet_s=arrival)
             last_end = time.monotonic()
             if update.new_stride_rows.size:
                 self.pass_latency_s.append((arrival, last_end))
@@ -344,7 +349,9 @@ class LiveSession:
         recording = assemble_capture(parse_capture(self.capture_path.read_bytes())).recording
         return self.analysis.analyze(final=recording)
 
-    def _publish_update(self, update: LiveUpdate, *, tolerance: float = 0.05) -> None:
+    def _publish_update(
+        self, update: LiveUpdate, *, tolerance: float = 0.05, newest_packet_s: float | None = None
+    ) -> None:
         """Publish a pass: the trace, new and refined strides (moved by more than ``tolerance``), the summary."""
         if update.result is None:
             return
@@ -377,6 +384,8 @@ class LiveSession:
             {
                 "type": "summary",
                 "t_s": round(update.n_samples / fs, 2),
+                "t0_monotonic_s": self.t0_monotonic_s,
+                "newest_packet_monotonic_s": newest_packet_s,
                 "n_strides": self.analysis.n_reported,
                 "report": {k: report.get(k) for k in _SUMMARY_SECTIONS},
             }

@@ -67,7 +67,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     print(f"fusiongait: data in {settings.data_dir}, database {settings.effective_database_url.split('://')[0]}")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    # The standard asyncio loop: the serial transports (pyserial-asyncio-fast) stall under uvloop.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", loop="asyncio")
     return 0
 
 
