@@ -51,14 +51,18 @@ class LiveUpdate:
         Rows of ``result.strides`` not reported by an earlier pass, in time order.
     stride_ids : ndarray of int, shape (m,)
         For every row of ``result.strides``, the stride's number: the order in which strides were first reported
-        (0, 1, ...), stable across passes, so a viewer can replace a stride whose values a later pass refined.
+        (0, 1, ...), stable across passes, so a viewer can replace a stride whose values a later pass refined;
+        -1 for a stride a windowed pass saw but does not report.
     trace_start_idx : int
         Sample index of the first sample of ``trace``.
     trace : dict of str to ndarray, shape (n,)
         The newest stretch of each channel of :data:`TRACE_CHANNELS` (degrees; NaN where not available), from where
         the previous pass's trace ended (at most ``max_trace_s`` back).
     n_samples : int
-        Samples analysed.
+        Samples in the recording so far.
+    offset_idx : int
+        Sample index at which the analysed stretch starts (0 for a pass over everything; ``result`` counts samples
+        from there).
     """
 
     result: GaitResult | None
@@ -68,6 +72,7 @@ class LiveUpdate:
     trace_start_idx: int
     trace: dict[str, FloatArray] = field(default_factory=dict)
     n_samples: int = 0
+    offset_idx: int = 0
 
 
 class LiveAnalysis:
@@ -142,7 +147,7 @@ class LiveAnalysis:
             self._chunks = [joined]
         return self._chunks[0]
 
-    def analyze(self, final: Recording | None = None) -> LiveUpdate:
+    def analyze(self, final: Recording | None = None, *, window_s: float | None = None) -> LiveUpdate:
         """Run the pipeline over everything so far and say what is new (see :class:`LiveUpdate`).
 
         Parameters
@@ -151,6 +156,11 @@ class LiveAnalysis:
             The finished recording as read back from its file (the same samples, on the offline time base): it
             replaces the chunks, so this last pass is exactly the offline analysis, with strides matched to those
             reported live.
+        window_s : float, optional
+            Analyse only the newest ``window_s`` seconds (a quick pass): it finds the strides after the last one
+            reported on each side, with the values the window allows (no standing calibration in it, so no
+            absolute angles); ids of earlier strides are not returned (-1) and nothing reported is moved. Passes over
+            everything (``window_s=None``) then refine them.
         """
         if final is not None:
             self._chunks = [final]
@@ -162,19 +172,28 @@ class LiveAnalysis:
         n = recording.n_samples
         fs = recording.sampling_rate_hz
         trace_start = max(self._trace_end_idx, n - int(self.max_trace_s * fs))
+        offset = 0
+        if window_s is not None and final is None and n > int(window_s * fs):
+            offset = n - int(window_s * fs)
+            recording = recording.slice(offset, n)
+            trace_start = max(trace_start, offset)
         try:
             result = self.pipeline.run(recording)
         except AnalysisError as exc:
-            return LiveUpdate(None, str(exc), empty, empty, trace_start, n_samples=n)
-        new_rows, ids = self._match_strides(result, tolerance_idx=max(1, round(self.match_tolerance_s * fs)))
-        trace = _trace(result, trace_start, n)
+            return LiveUpdate(None, str(exc), empty, empty, trace_start, n_samples=n, offset_idx=offset)
+        tolerance_idx = max(1, round(self.match_tolerance_s * fs))
+        new_rows, ids = self._match_strides(result, tolerance_idx=tolerance_idx, offset_idx=offset)
+        trace = _trace(result, trace_start - offset, n - offset)
         self._trace_end_idx = n
-        return LiveUpdate(result, "", new_rows, ids, trace_start, trace, n)
+        return LiveUpdate(result, "", new_rows, ids, trace_start, trace, n, offset)
 
-    def _match_strides(self, result: GaitResult, *, tolerance_idx: int) -> tuple[IntArray, IntArray]:
-        """``(new rows, id of every row)``; the reported table is updated to the contacts of this pass."""
+    def _match_strides(
+        self, result: GaitResult, *, tolerance_idx: int, offset_idx: int = 0
+    ) -> tuple[IntArray, IntArray]:
+        """``(new rows, id of every row)``; a pass over everything also moves the reported contacts to its own."""
         strides = result.strides
         found = np.stack([strides.side, strides.start_idx, strides.stop_idx], axis=-1).astype(np.int64)
+        found[:, 1:] += offset_idx
         ids = np.full(found.shape[0], -1, dtype=np.int64)
         known = self._reported
         if found.shape[0] and known.shape[0]:
@@ -184,12 +203,20 @@ class LiveAnalysis:
             nearest = np.argmin(np.where(match, distance, np.iinfo(np.int64).max), axis=-1)
             seen = np.any(match, axis=-1)
             ids[seen] = nearest[seen]
-        rows = np.flatnonzero(ids < 0)
+        new = ids < 0
+        if offset_idx > 0:  # a window: only strides after the last one reported on their side are new
+            last_stop = {
+                int(side): int(known[known[:, 0] == side, 2].max(initial=-1)) for side in np.unique(found[:, 0])
+            }
+            later = np.array([stop > last_stop[int(side)] + tolerance_idx for side, _, stop in found], dtype=bool)
+            new &= later.reshape(new.shape)
+        rows = np.flatnonzero(new)
         rows = rows[np.argsort(found[rows, 2], kind="stable")]
         ids[rows] = known.shape[0] + np.arange(rows.size)
         self._reported = np.concatenate([known, found[rows]], axis=0)
-        matched = ids < known.shape[0]
-        self._reported[ids[matched]] = found[matched]  # follow contacts that later data moved by a sample
+        if offset_idx == 0:
+            matched = (ids >= 0) & (ids < known.shape[0])
+            self._reported[ids[matched]] = found[matched]  # follow contacts that later data moved by a sample
         return rows.astype(np.int64), ids
 
 
@@ -210,8 +237,10 @@ def _trace(result: GaitResult, start_idx: int, stop_idx: int) -> dict[str, Float
     }
 
 
-def stride_records(result: GaitResult, rows: IntArray) -> list[dict[str, object]]:
+def stride_records(result: GaitResult, rows: IntArray, *, offset_idx: int = 0) -> list[dict[str, object]]:
     """Per-stride values of ``rows`` of ``result.strides`` (seconds from the recording's start; NaN kept).
+
+    ``offset_idx`` is where the analysed stretch starts in the recording (a windowed pass).
 
     Returns
     -------
@@ -243,8 +272,8 @@ def stride_records(result: GaitResult, rows: IntArray) -> list[dict[str, object]
         out.append(
             {
                 "side": _SIDE_NAMES.get(int(st.side[r])),
-                "start_s": float(st.start_idx[r]) / fs,
-                "end_s": float(st.stop_idx[r]) / fs,
+                "start_s": float(st.start_idx[r] + offset_idx) / fs,
+                "end_s": float(st.stop_idx[r] + offset_idx) / fs,
                 "stride_time_s": float(st.time_s[r]),
                 "stride_length_m": float(st.length_m[r]),
                 "speed_mps": float(st.speed_mps[r]),

@@ -5,9 +5,10 @@ One :class:`LiveSession` per running clinic session:
 - a :class:`~firmware_bridge.session.BridgeSession` connects the sensors and writes every packet to the capture
   file as it arrives;
 - the analysis loop reads the new samples on one fixed grid (:class:`~firmware_bridge.timeline.LiveGrid`) into a
-  :class:`~gait.live.LiveAnalysis`, which re-runs the offline pipeline over everything so far. Passes run in a
-  worker thread and are paced so that they take at most ``cpu_share`` of a core (a pass every ``min_interval_s``
-  while the recording is short, less often as it grows);
+  :class:`~gait.live.LiveAnalysis`, which runs the offline pipeline: quick passes over the newest ``window_s``
+  seconds find new strides (every ``min_interval_s``), and passes over everything so far refine them and give the
+  report's sections and flags. Passes run in a worker thread, each kind paced to a share of a core, so a long
+  session does not cost more than a short one;
 - every pass publishes the newest angle traces, one message per new stride and the report's sections so far;
   a status message per second tells each sensor's state, so a sensor that drops out shows as lost within 2 s
   while the analysis goes on with the others;
@@ -24,6 +25,7 @@ import collections
 import concurrent.futures as cf
 import contextlib
 import datetime as dt
+import json
 import logging
 import math
 import time
@@ -87,6 +89,8 @@ def _clean(obj: Any, digits: int = 3) -> Any:
 class LiveFeed:
     """Numbered messages of one live session, kept for viewers that join late or come back.
 
+    Each message is serialised once, here, and the same text goes to every viewer.
+
     Parameters
     ----------
     retain : int
@@ -97,51 +101,52 @@ class LiveFeed:
 
     def __init__(self, *, retain: int = 20_000, queue_size: int = 2_000) -> None:
         self.seq = 0
-        self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=retain)
-        self.strides: list[dict[str, Any]] = []
-        self.latest: dict[str, dict[str, Any]] = {}
+        self.log: collections.deque[tuple[int, str]] = collections.deque(maxlen=retain)
+        self.strides: dict[int, tuple[int, str]] = {}  # stride id → its newest message
+        self.latest: dict[str, tuple[int, str]] = {}
         self.queue_size = queue_size
-        self.subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.subscribers: set[asyncio.Queue[str | None]] = set()
 
-    def publish(self, message: dict[str, Any]) -> dict[str, Any]:
+    def publish(self, message: dict[str, Any]) -> None:
         """Number ``message``, keep it and hand it to every viewer."""
         self.seq += 1
-        message = {"seq": self.seq, **message}
-        self.log.append(message)
+        text = json.dumps({"seq": self.seq, **message}, separators=(",", ":"), allow_nan=False)
+        item = (self.seq, text)
+        self.log.append(item)
         kind = message["type"]
         if kind == "stride":
-            self.strides.append(message)
+            self.strides[int(message["id"])] = item
         elif kind in ("status", "summary", "ended"):
-            self.latest[kind] = message
+            self.latest[kind] = item
         for queue in list(self.subscribers):
             try:
-                queue.put_nowait(message)
+                queue.put_nowait(text)
             except asyncio.QueueFull:  # a viewer that does not keep up is let go; it resumes from its last seq
                 self.subscribers.discard(queue)
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)
-        return message
 
-    def subscribe(self, after: int | None) -> tuple[list[dict[str, Any]], asyncio.Queue[dict[str, Any] | None], bool]:
-        """``(backlog, queue, reset)``: what the viewer missed, then its queue of new messages.
+    def publish_many(self, messages: list[dict[str, Any]]) -> None:
+        """:meth:`publish` each message, in order."""
+        for message in messages:
+            self.publish(message)
+
+    def subscribe(self, after: int | None) -> tuple[list[str], asyncio.Queue[str | None], bool]:
+        """``(backlog, queue, reset)``: what the viewer missed (JSON texts), then its queue of new messages.
 
         With ``after`` inside the kept log the backlog is every message after it (``reset`` False). Otherwise
-        (a new viewer, or one gone too long) it is a snapshot: the latest status, every stride, the latest
-        summary and the end if there was one (``reset`` True).
+        (a new viewer, or one gone too long) it is a snapshot: the latest status, every stride as last sent, the
+        latest summary and the end if there was one (``reset`` True).
         """
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
+        queue: asyncio.Queue[str | None] = asyncio.Queue(self.queue_size)
         self.subscribers.add(queue)
-        oldest = self.log[0]["seq"] if self.log else self.seq + 1
+        oldest = self.log[0][0] if self.log else self.seq + 1
         if after is not None and (after >= self.seq or after + 1 >= oldest):
-            return [m for m in self.log if m["seq"] > after], queue, False
-        snapshot = [*self.strides]
-        for kind in ("status", "summary", "ended"):
-            if kind in self.latest:
-                snapshot.append(self.latest[kind])
-        snapshot.sort(key=lambda m: m["seq"])
-        return snapshot, queue, True
+            return [text for seq, text in self.log if seq > after], queue, False
+        snapshot = sorted([*self.strides.values(), *self.latest.values()])
+        return [text for _, text in snapshot], queue, True
 
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
         """Forget a viewer."""
         self.subscribers.discard(queue)
 
@@ -166,10 +171,12 @@ class LiveSession:
         Height and header for the live analysis.
     transport_options : mapping, optional
         Per-placement keyword arguments for the transports (tests: bleak backends).
-    cpu_share : float
-        Largest share of a core the analysis passes may take.
+    window_s : float
+        Stretch a quick pass analyses (the newest seconds).
+    quick_share, full_share : float
+        Largest share of a core the quick passes and the passes over everything may each take.
     min_interval_s : float
-        Shortest time between two passes.
+        Shortest time between two passes of a kind.
     trace_rate_hz : float
         Rate of the angle traces sent to viewers.
     """
@@ -181,7 +188,9 @@ class LiveSession:
     capture_path: Path
     options: AnalysisOptions
     transport_options: Mapping[str, Mapping[str, Any]] | None = None
-    cpu_share: float = 0.14
+    window_s: float = 20.0
+    quick_share: float = 0.07
+    full_share: float = 0.05
     min_interval_s: float = 0.5
     trace_rate_hz: float = 50.0
     status_period_s: float = 1.0
@@ -238,7 +247,7 @@ class LiveSession:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:  # the last pass is the offline analysis of the capture, so the feed ends with the final values
             update = await asyncio.get_running_loop().run_in_executor(self._executor, self._final_pass)
-            self._publish_update(update, tolerance=0.0)
+            self.feed.publish_many(self._update_messages(update, tolerance=0.0))
         except Exception:
             log.exception("live session %s: final pass failed", self.session_id)
         self._executor.shutdown(wait=True)
@@ -320,45 +329,66 @@ class LiveSession:
             self.feed.publish({"type": "error", "message": f"live analysis stopped: {type(exc).__name__}: {exc}"})
 
     async def _analyse_while_running(self) -> None:
+        """Quick passes over the newest ``window_s`` for new strides and traces, as often as ``min_interval_s``;
+        passes over everything for the summary, the flags and refined strides, paced to ``full_share`` of a core."""
         loop = asyncio.get_running_loop()
         analysed = 0
-        last_end = 0.0
+        last_quick = last_full = 0.0
+        quick_cost = full_cost = 0.0
         while True:
             await asyncio.sleep(0.05)
             self._read_new_samples()
+            now = time.monotonic()
             if self.analysis.n_samples <= analysed:
                 continue
-            cost = self.pass_durations_s[-1] if self.pass_durations_s else 0.0
-            wait_s = max(self.min_interval_s, cost * (1.0 / self.cpu_share - 1.0))
-            if time.monotonic() - last_end < wait_s:
+            full_due = now - last_full >= max(self.min_interval_s, full_cost * (1.0 / self.full_share - 1.0))
+            quick_due = now - last_quick >= max(self.min_interval_s, quick_cost * (1.0 / self.quick_share - 1.0))
+            short = self.analysis.n_samples <= self._window_samples()  # while short, every pass is over everything
+            if not (full_due or quick_due):
                 continue
+            full = full_due or short
             arrival = self._newest_arrival_mono_s()
             t0 = time.monotonic()
-            update = await loop.run_in_executor(self._executor, self._analyse)
-            self.pass_durations_s.append(time.monotonic() - t0)
+            update = await loop.run_in_executor(self._executor, self._analyse, None if full else self.window_s)
+            self.feed.publish_many(self._update_messages(update, revise=full, summary=full, newest_packet_s=arrival))
+            cost = time.monotonic() - t0
+            self.pass_durations_s.append(cost)
             analysed = update.n_samples
-            self._publish_update(update, newest_packet_s=arrival)
-            last_end = time.monotonic()
+            last_quick = time.monotonic()
+            if full:
+                last_full, full_cost = last_quick, cost
+            else:
+                quick_cost = cost
             if update.new_stride_rows.size:
-                self.pass_latency_s.append((arrival, last_end))
+                self.pass_latency_s.append((arrival, time.monotonic()))
 
-    def _analyse(self) -> LiveUpdate:
-        return self.analysis.analyze()
+    def _window_samples(self) -> int:
+        return int(self.window_s * self._grid.rate_hz) if self._grid is not None else 0
+
+    def _analyse(self, window_s: float | None = None) -> LiveUpdate:
+        return self.analysis.analyze(window_s=window_s)
 
     def _final_pass(self) -> LiveUpdate:
         recording = assemble_capture(parse_capture(self.capture_path.read_bytes())).recording
         return self.analysis.analyze(final=recording)
 
-    def _publish_update(
-        self, update: LiveUpdate, *, tolerance: float = 0.05, newest_packet_s: float | None = None
-    ) -> None:
-        """Publish a pass: the trace, new and refined strides (moved by more than ``tolerance``), the summary."""
+    def _update_messages(
+        self,
+        update: LiveUpdate,
+        *,
+        revise: bool = True,
+        summary: bool = True,
+        tolerance: float = 0.05,
+        newest_packet_s: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """The messages of a pass: the trace, new strides (and, when ``revise``, earlier ones whose values moved by
+        more than ``tolerance``), and when ``summary`` the report's sections so far."""
         if update.result is None:
-            return
+            return []
         result = update.result
         fs = result.sampling_rate_hz
         step = max(1, round(fs / self.trace_rate_hz))
-        self.feed.publish(
+        messages: list[dict[str, Any]] = [
             {
                 "type": "trace",
                 "t0_s": round(update.trace_start_idx / fs, 3),
@@ -367,29 +397,32 @@ class LiveSession:
                     name: [json_number(v, 2) for v in update.trace[name][::step].tolist()] for name in TRACE_CHANNELS
                 },
             }
-        )
-        # New strides, and earlier ones whose values a pass with more data refined (same id, revised: true).
-        rows = np.arange(update.stride_ids.size)
-        for row, stride in zip(rows.tolist(), stride_records(result, rows), strict=True):
+        ]
+        rows = np.arange(update.stride_ids.size) if revise else update.new_stride_rows
+        rows = rows[update.stride_ids[rows] >= 0]
+        records = stride_records(result, rows, offset_idx=update.offset_idx)
+        for row, stride in zip(rows.tolist(), records, strict=True):
             stride_id = int(update.stride_ids[row])
             record = _clean(stride)
             before = self._published.get(stride_id)
             if before is None or _changed(before, record, tolerance):
                 self._published[stride_id] = record
-                self.feed.publish({"type": "stride", "id": stride_id, "revised": before is not None, **record})
-        from gait.report import build_report  # noqa: PLC0415 - with the analysis
+                messages.append({"type": "stride", "id": stride_id, "revised": before is not None, **record})
+        if summary:
+            from gait.report import build_report  # noqa: PLC0415 - with the analysis
 
-        report = build_report(result, session=dict(self.options.session))
-        self.feed.publish(
-            {
-                "type": "summary",
-                "t_s": round(update.n_samples / fs, 2),
-                "t0_monotonic_s": self.t0_monotonic_s,
-                "newest_packet_monotonic_s": newest_packet_s,
-                "n_strides": self.analysis.n_reported,
-                "report": {k: report.get(k) for k in _SUMMARY_SECTIONS},
-            }
-        )
+            report = build_report(result, session=dict(self.options.session))
+            messages.append(
+                {
+                    "type": "summary",
+                    "t_s": round(update.n_samples / fs, 2),
+                    "t0_monotonic_s": self.t0_monotonic_s,
+                    "newest_packet_monotonic_s": newest_packet_s,
+                    "n_strides": self.analysis.n_reported,
+                    "report": {k: report.get(k) for k in _SUMMARY_SECTIONS},
+                }
+            )
+        return messages
 
 
 class LiveHub:

@@ -180,10 +180,10 @@ async def live_feed(websocket: WebSocket, session_id: str) -> None:
 
     async def send() -> None:
         await websocket.send_json(hello)
-        for message in backlog:
-            await websocket.send_json(message)
-        while (message := await queue.get()) is not None:
-            await websocket.send_json(message)
+        for text in backlog:  # messages are serialised once by the feed, for every viewer
+            await websocket.send_text(text)
+        while (text := await queue.get()) is not None:
+            await websocket.send_text(text)
         await websocket.close(code=1000)
 
     async def receive() -> None:

@@ -26,16 +26,23 @@ def walk():  # type: ignore[no-untyped-def]
     ).recording
 
 
-def test_each_stride_is_reported_once_and_the_last_pass_is_the_offline_analysis(walk) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("window_s", [None, 12.0], ids=["full passes", "quick windowed passes"])
+def test_each_stride_is_reported_once_and_the_last_pass_is_the_offline_analysis(walk, window_s) -> None:  # type: ignore[no-untyped-def]
     pipeline = GaitPipeline(height_m=1.75)
     live = LiveAnalysis(pipeline=pipeline)
     fs = walk.sampling_rate_hz
     chunk = int(0.5 * fs)
     reported: list[dict[str, object]] = []
     trace_end = 0
-    for start in range(0, walk.n_samples, chunk):
+    for k, start in enumerate(range(0, walk.n_samples, chunk)):
         live.append(walk.slice(start, min(start + chunk, walk.n_samples)))
-        if (start // chunk) % 3 == 2 or start + chunk >= walk.n_samples:  # a pass every 1.5 s, and at the end
+        if window_s is not None and k % 8 != 7:  # quick passes over the newest seconds, a full one every 4 s
+            update = live.analyze(window_s=window_s)
+            assert update.trace_start_idx >= trace_end - 1
+            if update.result is not None:
+                trace_end = update.n_samples
+                reported += stride_records(update.result, update.new_stride_rows, offset_idx=update.offset_idx)
+        elif (start // chunk) % 3 == 2 or start + chunk >= walk.n_samples:  # a pass every 1.5 s, and at the end
             update = live.analyze()
             assert update.trace_start_idx >= trace_end - 1
             if update.result is not None:
@@ -44,6 +51,11 @@ def test_each_stride_is_reported_once_and_the_last_pass_is_the_offline_analysis(
                 assert lengths == {(update.n_samples - update.trace_start_idx,)}
                 assert update.n_samples - update.trace_start_idx <= int(10 * fs)
                 trace_end = update.n_samples
+                reported += stride_records(update.result, update.new_stride_rows)
+        elif window_s is not None:
+            update = live.analyze()
+            trace_end = update.n_samples
+            if update.result is not None:
                 reported += stride_records(update.result, update.new_stride_rows)
     offline = pipeline.run(walk)
     final = live.analyze()

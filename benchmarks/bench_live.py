@@ -1,0 +1,213 @@
+"""Benchmark: a live clinic session's latency and the service's CPU, with 3 sensors at 200 Hz and 10 viewers.
+
+Three processes on this machine: ``fusiongait simulate`` serves three virtual sensors at 200 Hz over TCP (a walker
+with a compensation pattern); ``fusiongait serve`` runs the service, which records and analyses the session live;
+this process creates the session through the API and keeps ``--viewers`` WebSocket viewers on its feed.
+
+Latency of a stride (the host's monotonic clock is shared by the processes):
+
+- ``end_to_message``: from the stride's end (its closing initial contact, on the server's clock) to a viewer
+  receiving the stride's first message. It includes the packet batching (50 ms at 200 Hz), the samples the event
+  detector needs after a contact before it can place it, and the wait for the next analysis pass;
+- ``newest_packet_to_message``: from the arrival at the bridge of the newest packet the analysis pass used to a
+  viewer receiving the strides that pass completed: the processing beyond the data itself (the pass, the report
+  sections, the fan-out to every viewer).
+
+CPU: the service process's user+system time over wall time (``/proc/PID/stat``) per minute of the session.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_live.py [--duration-s 180] [--viewers 10]
+
+Writes docs/performance_live.json. Targets (issue 8): p99 latency ≤ 150 ms beyond the stride itself; CPU of one
+live session ≤ 15 % of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+FUSIONGAIT = [sys.executable, "-m", "server.cli"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def _viewer(url: str, token: str, stop: asyncio.Event, out: list[tuple[float, dict[str, Any]]]) -> None:
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token, "after": None}))
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except TimeoutError:
+                continue
+            out.append((time.monotonic(), json.loads(raw)))
+
+
+async def run(duration_s: float, n_viewers: int, data_dir: Path) -> dict[str, Any]:
+    env = {**os.environ, "FUSIONGAIT_DATA_DIR": str(data_dir), "FUSIONGAIT_ANALYSIS_WORKERS": "0"}
+    token = subprocess.run(
+        [*FUSIONGAIT, "admin", "create-token", "--role", "clinician", "--clinic", "Bench"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen(
+        [*FUSIONGAIT, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sim = subprocess.Popen(
+        [
+            *FUSIONGAIT,
+            "simulate",
+            "--no-pty",
+            "--rate-hz",
+            "200",
+            "--preset",
+            "anterior_tilt_compensation",
+            "--walk-s",
+            "240",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        urls: dict[str, str] = {}
+        assert sim.stdout is not None
+        for line in sim.stdout:
+            m = re.search(r"(pelvis|left_thigh|right_thigh)\s+sensor \d+\s+(\S+)", line)
+            if m:
+                urls[m.group(1)] = m.group(2)
+            if "Ctrl-C" in line:
+                break
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+            for _ in range(100):
+                try:
+                    if (await client.get("/api/v1/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            patient = (await client.post("/api/v1/patients", json={"code": "BENCH", "height_m": 1.75})).json()
+            session = (
+                await client.post(
+                    f"/api/v1/patients/{patient['id']}/sessions",
+                    json={"kind": "clinic", "date": dt.date.today().isoformat()},
+                )
+            ).json()
+            cpu0, wall0 = _cpu_s(server.pid), time.monotonic()
+            (await client.post(f"/api/v1/sessions/{session['id']}/live", json={"sensors": urls})).raise_for_status()
+            stop = asyncio.Event()
+            received: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in range(n_viewers)]
+            ws_url = f"ws://127.0.0.1:{port}/api/v1/sessions/{session['id']}/live/ws"
+            viewers = [asyncio.create_task(_viewer(ws_url, token, stop, received[i])) for i in range(n_viewers)]
+            cpu_minutes = []
+            last_cpu, last_wall = cpu0, wall0
+            while time.monotonic() - wall0 < duration_s:
+                await asyncio.sleep(min(60.0, duration_s - (time.monotonic() - wall0)))
+                cpu, wall = _cpu_s(server.pid), time.monotonic()
+                cpu_minutes.append(round(100 * (cpu - last_cpu) / (wall - last_wall), 2))
+                last_cpu, last_wall = cpu, wall
+            cpu_total = 100 * (_cpu_s(server.pid) - cpu0) / (time.monotonic() - wall0)
+            stop.set()
+            for outcome in await asyncio.gather(*viewers, return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    print(f"viewer failed: {outcome!r}", file=sys.stderr)
+            (await client.post(f"/api/v1/sessions/{session['id']}/live/stop")).raise_for_status()
+    finally:
+        for proc in (server, sim):
+            proc.terminate()
+            proc.wait(10)
+
+    t0 = next((m["t0_monotonic_s"] for v in received for _, m in v if m.get("type") == "summary"), None)
+    end_ms: list[float] = []  # stride end → viewer
+    beyond_ms: list[float] = []  # newest packet the pass used → viewer
+    n_strides = 0
+    for v in received:
+        pending: list[float] = []
+        for t_recv, m in v:
+            if m.get("type") == "stride" and not m.get("revised") and t0 is not None:
+                end_ms.append(1000 * (t_recv - (t0 + m["end_s"])))
+                pending.append(t_recv)
+                n_strides += 1
+            elif m.get("type") == "summary" and m.get("newest_packet_monotonic_s") is not None:
+                beyond_ms += [1000 * (t - m["newest_packet_monotonic_s"]) for t in pending]
+                pending = []
+
+    def stats(values: list[float]) -> dict[str, float | None]:
+        if not values:
+            return {"median": None, "p95": None, "p99": None, "max": None}
+        return {
+            "median": round(statistics.median(values), 1),
+            "p95": round(_pct(values, 95), 1),
+            "p99": round(_pct(values, 99), 1),
+            "max": round(max(values), 1),
+        }
+
+    return {
+        "date": dt.date.today().isoformat(),
+        "duration_s": duration_s,
+        "viewers": n_viewers,
+        "sensors": "3 virtual sensors at 200 Hz over TCP (n = 10 samples per packet)",
+        "strides_received_per_viewer": n_strides // max(1, n_viewers),
+        "end_to_message_ms": stats(end_ms),
+        "newest_packet_to_message_ms": stats(beyond_ms),
+        "server_cpu_pct_of_one_core": {"whole_session": round(cpu_total, 2), "per_minute": cpu_minutes},
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration-s", type=float, default=180.0)
+    ap.add_argument("--viewers", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "performance_live.json")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="fusiongait-bench-live-") as tmp:
+        figures = asyncio.run(run(args.duration_s, args.viewers, Path(tmp)))
+    print(json.dumps(figures, indent=2))
+    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
