@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,11 +34,13 @@ __all__ = [
     "Principal",
     "audit",
     "authenticate",
+    "clinic_for_new",
     "hash_token",
     "issue_token",
     "patient_for",
     "require_admin",
     "require_staff",
+    "session_child_for",
     "session_for",
     "session_for_upload",
 ]
@@ -170,6 +173,43 @@ def session_for_upload(db: Session, principal: Principal, session_id: str) -> tu
             raise NotFound(f"no session {session_id}")
         return session, patient
     return session_for(db, principal, session_id)
+
+
+class _InSession(Protocol):
+    id: str
+    session_id: str
+
+
+T = TypeVar("T", bound=_InSession)
+
+
+def session_child_for(db: Session, principal: Principal, model: type[T], item_id: str, what: str) -> tuple[T, str]:
+    """A row that belongs to a session (a recording, an analysis) and its patient's id, for staff allowed to see
+    that session; else :class:`NotFound`, the same as for an id that does not exist."""
+    require_staff(principal)  # before the look-up: a relay learns nothing about which ids exist
+    row = db.get(model, item_id)
+    if row is None:
+        raise NotFound(f"no {what} {item_id}")
+    try:
+        _session, patient = session_for(db, principal, row.session_id)
+    except NotFound:
+        raise NotFound(f"no {what} {item_id}") from None
+    return row, patient.id
+
+
+def clinic_for_new(db: Session, principal: Principal, clinic_id: str | None, what: str) -> str:
+    """The clinic a new patient or device goes to: a clinician's own (another one is answered as absent); an
+    admin must name an existing one."""
+    if principal.role == "clinician":
+        if clinic_id is not None and clinic_id != principal.clinic_id:
+            raise NotFound(f"no clinic {clinic_id}")
+        assert principal.clinic_id is not None
+        return principal.clinic_id
+    if clinic_id is None:
+        raise BadInput(f"clinic_id: an admin must say which clinic the {what} belongs to")
+    if db.get(Clinic, clinic_id) is None:
+        raise NotFound(f"no clinic {clinic_id}")
+    return clinic_id
 
 
 def audit(

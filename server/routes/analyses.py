@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from server.auth import Principal, audit, require_staff, session_for
+from server.auth import Principal, audit, session_child_for, session_for
 from server.db import Analysis
 from server.deps import Auth, Db, state_of
-from server.errors import Conflict, NotFound
+from server.errors import Conflict
 from server.schemas import AnalysisOut, ErrorOut
 
 __all__ = ["router"]
@@ -46,15 +46,7 @@ def list_analyses(session_id: str, db: Db, principal: Auth) -> list[Analysis]:
 
 
 def _analysis_for(db: Db, principal: Principal, analysis_id: str) -> tuple[Analysis, str]:
-    require_staff(principal)  # before the look-up: a relay learns nothing about which ids exist
-    job = db.get(Analysis, analysis_id)
-    if job is None:
-        raise NotFound(f"no analysis {analysis_id}")
-    try:
-        _session, patient = session_for(db, principal, job.session_id)
-    except NotFound:
-        raise NotFound(f"no analysis {analysis_id}") from None
-    return job, patient.id
+    return session_child_for(db, principal, Analysis, analysis_id, "analysis")
 
 
 @router.get("/analyses/{analysis_id}", response_model=AnalysisOut, summary="An analysis' status")

@@ -6,8 +6,8 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from hardware.profiles import PROFILES
-from server.auth import Principal, audit, require_staff
-from server.db import Clinic, Device
+from server.auth import audit, clinic_for_new, require_staff
+from server.db import Device
 from server.deps import Auth, Db
 from server.errors import BadInput, Conflict, NotFound
 from server.schemas import DeviceIn, DeviceOut, ErrorOut
@@ -15,19 +15,6 @@ from server.schemas import DeviceIn, DeviceOut, ErrorOut
 __all__ = ["router"]
 
 router = APIRouter(tags=["devices"])
-
-
-def _clinic_for_device(db: Db, principal: Principal, clinic_id: str | None) -> str:
-    if principal.role == "clinician":
-        if clinic_id is not None and clinic_id != principal.clinic_id:
-            raise NotFound(f"no clinic {clinic_id}")
-        assert principal.clinic_id is not None
-        return principal.clinic_id
-    if clinic_id is None:
-        raise BadInput("clinic_id: an admin must say which clinic the device belongs to")
-    if db.get(Clinic, clinic_id) is None:
-        raise NotFound(f"no clinic {clinic_id}")
-    return clinic_id
 
 
 @router.post(
@@ -41,7 +28,7 @@ def create_device(body: DeviceIn, db: Db, principal: Auth) -> Device:
     require_staff(principal)
     if body.profile not in PROFILES:
         raise BadInput(f"profile: expected one of {', '.join(sorted(PROFILES))}, got {body.profile!r}")
-    clinic_id = _clinic_for_device(db, principal, body.clinic_id)
+    clinic_id = clinic_for_new(db, principal, body.clinic_id, "device")
     if db.scalar(select(Device).where(Device.clinic_id == clinic_id, Device.address == body.address)) is not None:
         raise Conflict(f"the clinic has a device at {body.address!r}")
     device = Device(clinic_id=clinic_id, **body.model_dump(exclude={"clinic_id"}))

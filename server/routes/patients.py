@@ -5,28 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from server.auth import Principal, audit, patient_for, require_staff
-from server.db import AuditEntry, Clinic, Patient
+from server.auth import audit, clinic_for_new, patient_for, require_staff
+from server.db import AuditEntry, Patient
 from server.deps import Auth, Db
-from server.errors import BadInput, Conflict, NotFound
+from server.errors import Conflict
 from server.schemas import AuditOut, ErrorOut, PatientIn, PatientOut, PatientPatch
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["patients"])
-
-
-def _clinic_of_new(db: Db, principal: Principal, clinic_id: str | None) -> str:
-    if principal.role == "clinician":
-        if clinic_id is not None and clinic_id != principal.clinic_id:
-            raise NotFound(f"no clinic {clinic_id}")
-        assert principal.clinic_id is not None
-        return principal.clinic_id
-    if clinic_id is None:
-        raise BadInput("clinic_id: an admin must say which clinic the patient belongs to")
-    if db.get(Clinic, clinic_id) is None:
-        raise NotFound(f"no clinic {clinic_id}")
-    return clinic_id
 
 
 @router.post(
@@ -38,7 +25,7 @@ def _clinic_of_new(db: Db, principal: Principal, clinic_id: str | None) -> str:
 )
 def create_patient(body: PatientIn, db: Db, principal: Auth) -> Patient:
     require_staff(principal)
-    clinic_id = _clinic_of_new(db, principal, body.clinic_id)
+    clinic_id = clinic_for_new(db, principal, body.clinic_id, "patient")
     if db.scalar(select(Patient).where(Patient.clinic_id == clinic_id, Patient.code == body.code)) is not None:
         raise Conflict(f"the clinic has a patient with code {body.code!r}")
     patient = Patient(clinic_id=clinic_id, **body.model_dump(exclude={"clinic_id"}))

@@ -21,10 +21,10 @@ from firmware_bridge.readers.capture_format import assemble_capture
 from firmware_bridge.readers.csv_format import read_sensor_csv
 from hardware.capture import parse_capture
 from hardware.errors import HardwareError
-from server.auth import Principal, audit, require_staff, session_for, session_for_upload
+from server.auth import Principal, audit, session_child_for, session_for, session_for_upload
 from server.db import RecordingFile
 from server.deps import Auth, Db, read_body, state_of
-from server.errors import BadInput, NotFound
+from server.errors import BadInput
 from server.ingest import parse_relay_batch, relay_packet_counts, store_relay_batch
 from server.schemas import Placement, RecordingOut, RelayAnswer
 
@@ -163,15 +163,7 @@ def list_recordings(session_id: str, db: Db, principal: Auth) -> list[RecordingF
 
 
 def _recording_for(db: Db, principal: Principal, recording_id: str) -> tuple[RecordingFile, str]:
-    require_staff(principal)  # before the look-up: a relay learns nothing about which ids exist
-    row = db.get(RecordingFile, recording_id)
-    if row is None:
-        raise NotFound(f"no recording {recording_id}")
-    try:
-        _session, patient = session_for(db, principal, row.session_id)
-    except NotFound:
-        raise NotFound(f"no recording {recording_id}") from None
-    return row, patient.id
+    return session_child_for(db, principal, RecordingFile, recording_id, "recording")
 
 
 @router.get("/recordings/{recording_id}", response_model=RecordingOut, summary="One recording's details")
