@@ -43,7 +43,11 @@ def state_of(request: Request) -> ServiceState:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """A database session in one transaction, committed when the request's handler returns without error."""
+    """A database session in one transaction, committed when the request's handler returns without error.
+
+    Used with ``scope="function"`` (:data:`Db`): the commit happens before the response is sent, so a 2xx means
+    the change is stored and the next request sees it (the default scope would commit after the response).
+    """
     with state_of(request).database.session() as db:
         yield db
 
@@ -57,7 +61,7 @@ def get_principal(
         return authenticate(db, header if credentials is None else f"Bearer {credentials.credentials}")
 
 
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 Auth = Annotated[Principal, Depends(get_principal)]
 
 
