@@ -37,6 +37,8 @@ __all__ = ["PLACEMENT_IDS", "BridgeSession"]
 
 #: Sensor ids of PROTOCOL.md §1 by placement.
 PLACEMENT_IDS = {PELVIS: 0, LEFT_THIGH: 1, RIGHT_THIGH: 2}
+#: The highest output rate of the protocol (PROTOCOL.md cfg rate codes): sizes the rings and the live reads.
+_MAX_RATE_HZ = 800.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -126,7 +128,7 @@ class BridgeSession:
                 backoff=backoff,
                 clock_ns=clock_ns,
             )
-            rate_guess_hz = 800.0  # the ring holds ring_s at up to the highest rate
+            rate_guess_hz = _MAX_RATE_HZ  # the ring holds ring_s at up to the highest rate
             stream = SensorStream(sid, placement, max_samples=int(ring_s * rate_guess_hz))
             self.links[placement] = _Link(placement, sid, url, stream, supervisor)
         self._stopping = asyncio.Event()
@@ -221,9 +223,17 @@ class BridgeSession:
         return out
 
     def read_chunk(self, grid: LiveGrid) -> Recording | None:
-        """The next live chunk of all sensors on ``grid`` (see :class:`~firmware_bridge.timeline.LiveGrid`)."""
+        """The next live chunk of all sensors on ``grid`` (see :class:`~firmware_bridge.timeline.LiveGrid`).
+
+        Only the samples the grid can still need are built: from its next instant (less the grid's staleness
+        allowance) to now, not the whole ring, so a live reader costs the same after an hour as after a minute.
+        """
         self.process()
-        return grid.read([link.stream.samples() for link in self.links.values()])
+        newest = None
+        if grid.start_us is not None:
+            behind_s = (self.clock_ns() / 1e3 - (grid.start_us + grid.next_idx * grid.period_us)) / 1e6
+            newest = int((max(behind_s, 0.0) + grid.stale_us / 1e6 + 1.0) * _MAX_RATE_HZ)
+        return grid.read([link.stream.samples(newest) for link in self.links.values()])
 
     def recording(self) -> Recording | None:
         """The newest samples of every sensor (the ring) on one time base, or None before any sensor has two."""

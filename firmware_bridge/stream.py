@@ -15,6 +15,7 @@ Nothing here does I/O or reads a clock: arrival times come in with the data (µs
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -318,16 +319,29 @@ class SensorStream:
             fits.append(clock.fit() if clock.n_windows or clock.n_pings else None)
         return fits
 
-    def samples(self) -> SensorSamples:
+    def samples(self, newest: int | None = None) -> SensorSamples:
         """The kept samples on the host clock (with the current clock fits).
 
         The per-sample arrays are built here, once, from the per-packet columns of the chunks held.
+
+        Parameters
+        ----------
+        newest : int, optional
+            Only (at least) the newest ``newest`` samples, in whole chunks as they arrived: a live reader that
+            needs the last seconds does not pay for the whole ring.
         """
-        if not self._chunks:
+        chunks: Sequence[_Chunk] = self._chunks
+        if newest is not None and chunks:
+            held, k = 0, len(chunks)
+            while k > 0 and held < newest:
+                k -= 1
+                held += chunks[k].size
+            chunks = list(itertools.islice(self._chunks, k, None))
+        if not chunks:
             z = np.zeros(0, dtype=np.int64)
             no_xyz = np.zeros((0, 3), dtype=np.float64)
             return SensorSamples(self.placement, np.zeros(0), no_xyz, no_xyz.copy(), z > 0, z, z, float("nan"))
-        c = _Chunk.join(self._chunks)
+        c = _Chunk.join(chunks)
         first_idx, seg, pkt_t, in0, n, cfg, counts = c.first_idx, c.segment, c.t_us, c.in_packet, c.n, c.cfg, c.counts
         segments = _distinct(seg)
         m = int(n[0])
