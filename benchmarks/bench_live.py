@@ -164,15 +164,15 @@ async def run(duration_s: float, n_viewers: int, data_dir: Path) -> dict[str, An
     beyond_ms: list[float] = []  # newest packet the pass used → viewer
     n_strides = 0
     for v in received:
-        pending: list[float] = []
+        newest_packet = None  # of the pass whose messages are arriving (each pass starts with its trace)
         for t_recv, m in v:
-            if m.get("type") == "stride" and not m.get("revised") and t0 is not None:
+            if m.get("type") == "trace":
+                newest_packet = m.get("newest_packet_monotonic_s")
+            elif m.get("type") == "stride" and not m.get("revised") and t0 is not None:
                 end_ms.append(1000 * (t_recv - (t0 + m["end_s"])))
-                pending.append(t_recv)
+                if newest_packet is not None:
+                    beyond_ms.append(1000 * (t_recv - newest_packet))
                 n_strides += 1
-            elif m.get("type") == "summary" and m.get("newest_packet_monotonic_s") is not None:
-                beyond_ms += [1000 * (t - m["newest_packet_monotonic_s"]) for t in pending]
-                pending = []
 
     def stats(values: list[float]) -> dict[str, float | None]:
         if not values:

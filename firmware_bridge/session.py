@@ -225,15 +225,18 @@ class BridgeSession:
     def read_chunk(self, grid: LiveGrid) -> Recording | None:
         """The next live chunk of all sensors on ``grid`` (see :class:`~firmware_bridge.timeline.LiveGrid`).
 
-        Only the samples the grid can still need are built: from its next instant (less the grid's staleness
-        allowance) to now, not the whole ring, so a live reader costs the same after an hour as after a minute.
+        Only the samples the grid can still need are built (from its next instant to now, and half a second more),
+        not the whole ring, so a live reader costs the same after an hour as after a minute.
         """
         self.process()
-        newest = None
-        if grid.start_us is not None:
-            behind_s = (self.clock_ns() / 1e3 - (grid.start_us + grid.next_idx * grid.period_us)) / 1e6
-            newest = int((max(behind_s, 0.0) + grid.stale_us / 1e6 + 1.0) * _MAX_RATE_HZ)
-        return grid.read([link.stream.samples(newest) for link in self.links.values()])
+        if grid.start_us is None:
+            return grid.read([link.stream.samples() for link in self.links.values()])
+        behind_s = max(0.0, (self.clock_ns() / 1e3 - (grid.start_us + grid.next_idx * grid.period_us)) / 1e6)
+        samples = []
+        for link in self.links.values():
+            rate_hz = link.stream.nominal_rate_hz or _MAX_RATE_HZ
+            samples.append(link.stream.samples(int((behind_s + 0.5) * rate_hz) + 2))  # + the pair around the edge
+        return grid.read(samples)
 
     def recording(self) -> Recording | None:
         """The newest samples of every sensor (the ring) on one time base, or None before any sensor has two."""

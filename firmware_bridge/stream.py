@@ -319,6 +319,11 @@ class SensorStream:
             fits.append(clock.fit() if clock.n_windows or clock.n_pings else None)
         return fits
 
+    @property
+    def nominal_rate_hz(self) -> float | None:
+        """The output rate the newest kept packet's ``cfg`` names (None before any)."""
+        return SensorConfig.from_cfg(int(self._chunks[-1].cfg[-1])).rate_hz if self._chunks else None
+
     def samples(self, newest: int | None = None) -> SensorSamples:
         """The kept samples on the host clock (with the current clock fits).
 

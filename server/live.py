@@ -392,6 +392,7 @@ class LiveSession:
             {
                 "type": "trace",
                 "t0_s": round(update.trace_start_idx / fs, 3),
+                "newest_packet_monotonic_s": newest_packet_s,
                 "rate_hz": fs / step,
                 "channels": {
                     name: [json_number(v, 2) for v in update.trace[name][::step].tolist()] for name in TRACE_CHANNELS
