@@ -95,7 +95,10 @@ class LiveAnalysis:
         self.pipeline = pipeline or GaitPipeline()
         self.match_tolerance_s = float(match_tolerance_s)
         self.max_trace_s = float(max_trace_s)
-        self._chunks: list[Recording] = []
+        self._first: Recording | None = None  # the first chunk: placements, rate, frame, start time
+        self._acc = np.zeros((0, 0, 3))  # growing buffers, capacity doubled as needed; samples [:n] are in use
+        self._gyr = np.zeros((0, 0, 3))
+        self._valid = np.zeros((0, 0), dtype=bool)
         self._n_samples = 0
         self._reported = np.zeros((0, 3), dtype=np.int64)  # side, start_idx, stop_idx
         self._trace_end_idx = 0
@@ -118,34 +121,43 @@ class LiveAnalysis:
         GaitError
             When the chunk's placements or rate differ from the first chunk's.
         """
-        if self._chunks:
-            first = self._chunks[0]
-            if chunk.placements != first.placements or chunk.sampling_rate_hz != first.sampling_rate_hz:
-                raise GaitError(
-                    f"chunk: expected placements {first.placements} at {first.sampling_rate_hz} Hz, got "
-                    f"{chunk.placements} at {chunk.sampling_rate_hz} Hz"
-                )
-        self._chunks.append(chunk)
-        self._n_samples += chunk.n_samples
-
-    def recording(self) -> Recording | None:
-        """Everything appended so far as one Recording (None before the first chunk)."""
-        if not self._chunks:
-            return None
-        if len(self._chunks) > 1:
-            first = self._chunks[0]
-            joined = Recording(
-                np.concatenate([c.acc_mps2 for c in self._chunks], axis=-2),
-                np.concatenate([c.gyr_dps for c in self._chunks], axis=-2),
-                first.sampling_rate_hz,
-                first.placements,
-                valid=np.concatenate([c.valid for c in self._chunks], axis=-1),
-                frame=first.frame,
-                start_time_s=first.start_time_s,
-                source=first.source,
+        first = self._first
+        if first is None:
+            self._first = first = chunk
+        elif chunk.placements != first.placements or chunk.sampling_rate_hz != first.sampling_rate_hz:
+            raise GaitError(
+                f"chunk: expected placements {first.placements} at {first.sampling_rate_hz} Hz, got "
+                f"{chunk.placements} at {chunk.sampling_rate_hz} Hz"
             )
-            self._chunks = [joined]
-        return self._chunks[0]
+        n, k = self._n_samples, chunk.n_samples
+        if n + k > self._acc.shape[-2] or self._acc.shape[0] != chunk.n_sensors:  # grow: amortised O(1) per sample, never a copy per pass
+            capacity = max(2 * self._acc.shape[-2], n + k, 1024)
+            shape = (chunk.n_sensors, capacity)
+            acc, gyr, valid = np.empty((*shape, 3)), np.empty((*shape, 3)), np.zeros(shape, dtype=bool)
+            if n:
+                acc[:, :n], gyr[:, :n], valid[:, :n] = self._acc[:, :n], self._gyr[:, :n], self._valid[:, :n]
+            self._acc, self._gyr, self._valid = acc, gyr, valid
+        self._acc[:, n : n + k] = chunk.acc_mps2
+        self._gyr[:, n : n + k] = chunk.gyr_dps
+        self._valid[:, n : n + k] = chunk.valid
+        self._n_samples = n + k
+
+    def recording(self, start_idx: int = 0) -> Recording | None:
+        """The samples appended so far, from ``start_idx``, as one Recording (None before the first chunk)."""
+        first = self._first
+        if first is None:
+            return None
+        n = self._n_samples
+        return Recording(
+            self._acc[:, start_idx:n],
+            self._gyr[:, start_idx:n],
+            first.sampling_rate_hz,
+            first.placements,
+            valid=self._valid[:, start_idx:n],
+            frame=first.frame,
+            start_time_s=first.start_time_s + start_idx / first.sampling_rate_hz,
+            source=first.source,
+        )
 
     def analyze(self, final: Recording | None = None, *, window_s: float | None = None) -> LiveUpdate:
         """Run the pipeline over everything so far and say what is new (see :class:`LiveUpdate`).
@@ -162,21 +174,21 @@ class LiveAnalysis:
             absolute angles); ids of earlier strides are not returned (-1) and nothing reported is moved. Passes over
             everything (``window_s=None``) then refine them.
         """
-        if final is not None:
-            self._chunks = [final]
-            self._n_samples = final.n_samples
-        recording = self.recording()
         empty = np.zeros(0, dtype=np.int64)
-        if recording is None:
+        if final is not None:
+            self._first, self._n_samples = None, 0
+            self.append(final)
+        if self._first is None:
             return LiveUpdate(None, "no data yet", empty, empty, 0)
-        n = recording.n_samples
-        fs = recording.sampling_rate_hz
+        n = self._n_samples
+        fs = self._first.sampling_rate_hz
         trace_start = max(self._trace_end_idx, n - int(self.max_trace_s * fs))
         offset = 0
         if window_s is not None and final is None and n > int(window_s * fs):
-            offset = n - int(window_s * fs)
-            recording = recording.slice(offset, n)
+            offset = n - int(window_s * fs)  # a quick pass builds only the window, whatever the session's length
             trace_start = max(trace_start, offset)
+        recording = self.recording(offset)
+        assert recording is not None
         try:
             result = self.pipeline.run(recording)
         except AnalysisError as exc:
