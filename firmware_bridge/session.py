@@ -73,6 +73,11 @@ class BridgeSession:
         Keyword arguments for each link's transport (e.g. bleak backends in tests).
     clock_ns : callable
         Host monotonic clock (ns).
+    on_record : callable, optional
+        ``on_record(t_host_ns, source, sensor_id, packet)`` for every packet received and command sent, in arrival
+        order, right after the capture has it (the relay's batcher listens here).
+    recorded_by : str
+        The capture header's ``recorded_by``.
     """
 
     def __init__(
@@ -89,6 +94,8 @@ class BridgeSession:
         backoff: Backoff | None = None,
         transport_options: Mapping[str, Mapping[str, Any]] | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        on_record: Callable[[int, Source, int, bytes], None] | None = None,
+        recorded_by: str = "fusiongait record",
     ) -> None:
         if not sensors:
             raise BridgeError("sensors: expected at least one placement=URL")
@@ -96,6 +103,7 @@ class BridgeSession:
         if unknown:
             raise BridgeError(f"sensors: unknown placement(s) {unknown}; expected {', '.join(PLACEMENT_IDS)}")
         self.clock_ns = clock_ns
+        self.on_record = on_record
         self.process_period_s = float(process_period_s)
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.header = CaptureHeader(
@@ -103,7 +111,7 @@ class BridgeSession:
             subject_id=subject_id,
             session_id=self.session_id,
             clock_pairs=((time.time_ns(), clock_ns()),),
-            extra={"recorded_by": "fusiongait record"},
+            extra={"recorded_by": recorded_by},
         )
         self.writer = CaptureWriter(out, self.header) if out is not None else None
         lock = asyncio.Lock()
@@ -116,12 +124,12 @@ class BridgeSession:
             def make(url: str = url, opts: dict[str, Any] = opts) -> Transport:
                 return open_transport(url, **opts)
 
-            def on_record(t_ns: int, source: Source, packet: bytes, placement: str = placement) -> None:
+            def forward(t_ns: int, source: Source, packet: bytes, placement: str = placement) -> None:
                 self._on_record(placement, t_ns, source, packet)
 
             supervisor = LinkSupervisor(
                 make,
-                on_record,
+                forward,
                 connect_lock=lock,
                 sync_period_s=sync_period_s,
                 watchdog_s=watchdog_s,
@@ -139,6 +147,8 @@ class BridgeSession:
         link = self.links[placement]
         if self.writer is not None:
             self.writer.write(t_ns, source, link.sensor_id, packet)
+        if self.on_record is not None:
+            self.on_record(t_ns, source, link.sensor_id, packet)
         if source == Source.HOST_COMMAND:
             with contextlib.suppress(PacketError):
                 command = decode_command(packet)
