@@ -189,8 +189,8 @@ class LiveSession:
     options: AnalysisOptions
     transport_options: Mapping[str, Mapping[str, Any]] | None = None
     window_s: float = 20.0
-    quick_share: float = 0.07
-    full_share: float = 0.05
+    quick_share: float = 0.06
+    full_share: float = 0.04
     min_interval_s: float = 0.5
     trace_rate_hz: float = 50.0
     status_period_s: float = 1.0
@@ -198,9 +198,13 @@ class LiveSession:
     started_at: dt.datetime = field(default_factory=utcnow)
     analysis_id: str | None = None
     feed: LiveFeed = field(default_factory=LiveFeed)
-    pass_durations_s: list[float] = field(default_factory=list)
-    #: (monotonic arrival of the newest packet the pass saw, monotonic time its messages were published), per pass.
-    pass_latency_s: list[tuple[float, float]] = field(default_factory=list)
+    #: Duration of the newest passes (s).
+    pass_durations_s: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=1000))
+    #: (monotonic arrival of the newest packet a pass saw, monotonic time its messages were published), for the
+    #: newest passes that found strides.
+    pass_latency_s: collections.deque[tuple[float, float]] = field(
+        default_factory=lambda: collections.deque(maxlen=1000)
+    )
 
     def __post_init__(self) -> None:
         self.bridge = BridgeSession(
