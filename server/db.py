@@ -238,13 +238,19 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead, so a
             # read-then-write transaction cannot fail on upgrade (SQLAlchemy's documented recipe).
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_factory = sessionmaker(self.engine.execution_options(fg_read_only=True), expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back on an exception."""
-        with self._factory() as db, db.begin():
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on an exception.
+
+        ``read_only`` transactions (token look-ups) do not take SQLite's write lock, so they never wait behind a
+        writer (WAL readers see the last commit).
+        """
+        factory = self._read_factory if read_only else self._factory
+        with factory() as db, db.begin():
             yield db
 
     def migrate(self) -> None:
@@ -262,6 +268,10 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("fg_read_only") else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

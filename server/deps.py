@@ -57,7 +57,7 @@ def get_principal(
 ) -> Principal:
     """The caller, from the bearer token (401 when missing, unknown, expired or revoked)."""
     header = request.headers.get("authorization")
-    with state_of(request).database.session() as db:
+    with state_of(request).database.session(read_only=True) as db:
         return authenticate(db, header if credentials is None else f"Bearer {credentials.credentials}")
 
 
