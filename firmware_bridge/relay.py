@@ -146,8 +146,8 @@ class QueueCounters:
     acknowledged: int = 0
     replayed: int = 0  #: acknowledged batches the server had already stored (a re-send)
     rejected: int = 0
-    stored_packets: int = 0
-    duplicate_packets: int = 0
+    stored_records: int = 0
+    duplicate_records: int = 0
     last_ack_wall_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -156,8 +156,8 @@ class QueueCounters:
             "acknowledged": self.acknowledged,
             "replayed": self.replayed,
             "rejected": self.rejected,
-            "stored_packets": self.stored_packets,
-            "duplicate_packets": self.duplicate_packets,
+            "stored_records": self.stored_records,
+            "duplicate_records": self.duplicate_records,
             "last_ack_wall_s": self.last_ack_wall_s,
         }
 
@@ -357,8 +357,8 @@ class RelayQueue:
         c.acknowledged += 1
         c.replayed += bool(answer.get("replayed"))
         if not answer.get("replayed"):
-            c.stored_packets += int(answer.get("stored") or 0)
-            c.duplicate_packets += int(answer.get("duplicates") or 0)
+            c.stored_records += int(answer.get("stored") or 0)
+            c.duplicate_records += int(answer.get("duplicates") or 0)
         c.last_ack_wall_s = time.time() if wall_s is None else wall_s
         self._save_state()
 

@@ -8,7 +8,7 @@
                        [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD]
                        [--session-label TEXT] [--quiet]
     fusiongait analyze CAPTURE.imucap [same options]
-    fusiongait serve | admin | record | simulate ...   (see their --help)
+    fusiongait serve | admin | record | relay | simulate ...   (see their --help)
 
 Exit status: 0 on success; 2 for bad input (arguments, files, data the analysis cannot use), with exactly one
 line ``fusiongait: error: <reason>`` on stderr and no traceback; 1 when the output cannot be written or the
@@ -39,6 +39,7 @@ from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
 from server.analysis import AnalysisOptions, analyze_recording
 from server.record_cmd import add_record_parser
+from server.relay_cmd import add_relay_parser
 from server.serve_cmd import add_admin_parser, add_serve_parser
 from server.simulate_cmd import add_simulate_parser
 
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     add_simulate_parser(commands)
     add_record_parser(commands)
+    add_relay_parser(commands)
     add_serve_parser(commands)
     add_admin_parser(commands)
     analyze = commands.add_parser(
