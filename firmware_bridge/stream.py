@@ -229,6 +229,7 @@ class SensorStream:
         self._status: Status | None = None
         self._markers: list[tuple[float, Marker]] = []
         self._last_arrival_us: float | None = None
+        self._fits_cache: tuple[float, list[ClockFit | None]] | None = None  # (arrival clock, fits) of clock_fits
         # Where other packets find their clock segment: position, segment, raw and unwrapped t_us of the IMU packets
         # of the latest add_imu call (and the newest one before it).
         self._anchors = np.zeros((0, 4), dtype=np.int64)
@@ -312,12 +313,36 @@ class SensorStream:
         self._rejected[key] = self._rejected.get(key, 0) + 1
 
     # ------------------------------------------------------------------------------------------------ output
-    def clock_fits(self) -> list[ClockFit | None]:
-        """The current clock fit of each segment (None for a segment with no evidence)."""
+    def clock_fits(self, *, max_age_s: float | None = None) -> list[ClockFit | None]:
+        """The clock fit of each segment (None for a segment with no evidence).
+
+        Parameters
+        ----------
+        max_age_s : float, optional
+            Reuse the fits computed at most this long ago (by the arrival clock) when no segment was added since:
+            a live reader asking many times a second then refits once a second, whatever the session's length.
+            Default: the current fits.
+        """
+        now = self._last_arrival_us
+        cached = self._fits_cache
+        if (
+            max_age_s is not None
+            and cached is not None
+            and now is not None
+            and len(cached[1]) == len(self._clocks)
+            and now - cached[0] <= max_age_s * 1e6
+        ):
+            return cached[1]
         fits: list[ClockFit | None] = []
         for clock in self._clocks:
             fits.append(clock.fit() if clock.n_windows or clock.n_pings else None)
+        self._fits_cache = (now if now is not None else -np.inf, fits)
         return fits
+
+    @property
+    def last_arrival_us(self) -> float | None:
+        """Host time of the newest packet of this link, µs (None before any)."""
+        return self._last_arrival_us
 
     @property
     def nominal_rate_hz(self) -> float | None:
@@ -333,7 +358,8 @@ class SensorStream:
         ----------
         newest : int, optional
             Only (at least) the newest ``newest`` samples, in whole chunks as they arrived: a live reader that
-            needs the last seconds does not pay for the whole ring.
+            needs the last seconds does not pay for the whole ring. Such reads also reuse clock fits up to one
+            second old (:meth:`clock_fits`).
         """
         chunks: Sequence[_Chunk] = self._chunks
         if newest is not None and chunks:
@@ -364,7 +390,7 @@ class SensorStream:
             j = np.arange(counts.shape[0], dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
         idx = (expand(first_idx) + j).ravel()
         in_pkt = expand(in0) + j
-        fits = self.clock_fits()
+        fits = self.clock_fits(max_age_s=None if newest is None else 1.0)  # live reads: refit once a second
         if len(segments) == 1:
             s = segments[0]
             fit = fits[s]

@@ -319,8 +319,7 @@ class LiveSession:
 
     def _newest_arrival_mono_s(self) -> float:
         """Monotonic time (s) of the newest packet on any link (the bridge stamps arrivals with that clock)."""
-        newest = [h.last_arrival_us for h in (link.stream.health() for link in self.bridge.links.values())]
-        known = [t for t in newest if t is not None]
+        known = [t for t in (link.stream.last_arrival_us for link in self.bridge.links.values()) if t is not None]
         return max(known) / 1e6 if known else time.monotonic()
 
     async def _analysis_loop(self) -> None:
