@@ -21,7 +21,7 @@ from gait.errors import AnalysisError, GaitError
 from gait.pipeline import GaitPipeline, GaitResult
 from gait.recording import Recording
 
-__all__ = ["TRACE_CHANNELS", "LiveAnalysis", "LiveUpdate", "stride_records"]
+__all__ = ["TRACE_CHANNELS", "LiveAnalysis", "LivePass", "LiveUpdate", "stride_records"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -73,6 +73,28 @@ class LiveUpdate:
     trace: dict[str, FloatArray] = field(default_factory=dict)
     n_samples: int = 0
     offset_idx: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LivePass:
+    """A planned pass (:meth:`LiveAnalysis.plan`): the samples to analyse and where they sit in the session.
+
+    Attributes
+    ----------
+    recording : Recording or None
+        A copy of the samples to analyse (None before any chunk).
+    offset_idx : int
+        Sample index of its first sample in the session.
+    trace_start_idx, n_samples : int
+        Where the pass's trace starts, and the session's samples when it was planned.
+    with_trace : bool
+    """
+
+    recording: Recording | None
+    offset_idx: int
+    trace_start_idx: int
+    n_samples: int
+    with_trace: bool = True
 
 
 class LiveAnalysis:
@@ -130,7 +152,8 @@ class LiveAnalysis:
                 f"{chunk.placements} at {chunk.sampling_rate_hz} Hz"
             )
         n, k = self._n_samples, chunk.n_samples
-        if n + k > self._acc.shape[-2] or self._acc.shape[0] != chunk.n_sensors:  # grow: amortised O(1) per sample, never a copy per pass
+        # Grow: amortised O(1) per sample, never a copy per pass.
+        if n + k > self._acc.shape[-2] or self._acc.shape[0] != chunk.n_sensors:
             capacity = max(2 * self._acc.shape[-2], n + k, 1024)
             shape = (chunk.n_sensors, capacity)
             acc, gyr, valid = np.empty((*shape, 3)), np.empty((*shape, 3)), np.zeros(shape, dtype=bool)
@@ -162,6 +185,9 @@ class LiveAnalysis:
     def analyze(self, final: Recording | None = None, *, window_s: float | None = None) -> LiveUpdate:
         """Run the pipeline over everything so far and say what is new (see :class:`LiveUpdate`).
 
+        The same as :meth:`plan`, ``pipeline.run`` on the planned recording, then :meth:`absorb`; a caller that runs
+        the pipeline elsewhere (another process) calls the three itself.
+
         Parameters
         ----------
         final : Recording, optional
@@ -174,12 +200,26 @@ class LiveAnalysis:
             absolute angles); ids of earlier strides are not returned (-1) and nothing reported is moved. Passes over
             everything (``window_s=None``) then refine them.
         """
-        empty = np.zeros(0, dtype=np.int64)
+        planned = self.plan(final, window_s=window_s)
+        if planned.recording is None:
+            return self.absorb(planned, None, "no data yet")
+        try:
+            result = self.pipeline.run(planned.recording)
+        except AnalysisError as exc:
+            return self.absorb(planned, None, str(exc))
+        return self.absorb(planned, result)
+
+    def plan(self, final: Recording | None = None, *, window_s: float | None = None, trace: bool = True) -> LivePass:
+        """What a pass analyses: a copy of the samples (all, or the newest ``window_s``), see :meth:`analyze`.
+
+        ``trace=False`` plans a pass that returns no trace (one that runs beside quick passes, which keep the
+        trace).
+        """
         if final is not None:
             self._first, self._n_samples = None, 0
             self.append(final)
         if self._first is None:
-            return LiveUpdate(None, "no data yet", empty, empty, 0)
+            return LivePass(None, 0, 0, 0, trace)
         n = self._n_samples
         fs = self._first.sampling_rate_hz
         trace_start = max(self._trace_end_idx, n - int(self.max_trace_s * fs))
@@ -187,17 +227,22 @@ class LiveAnalysis:
         if window_s is not None and final is None and n > int(window_s * fs):
             offset = n - int(window_s * fs)  # a quick pass builds only the window, whatever the session's length
             trace_start = max(trace_start, offset)
-        recording = self.recording(offset)
-        assert recording is not None
-        try:
-            result = self.pipeline.run(recording)
-        except AnalysisError as exc:
-            return LiveUpdate(None, str(exc), empty, empty, trace_start, n_samples=n, offset_idx=offset)
+        return LivePass(self.recording(offset), offset, trace_start if trace else n, n, trace)
+
+    def absorb(self, planned: LivePass, result: GaitResult | None, reason: str = "") -> LiveUpdate:
+        """The update of a planned pass from its pipeline result (None, with the ``reason``, when it refused)."""
+        empty = np.zeros(0, dtype=np.int64)
+        n, offset = planned.n_samples, planned.offset_idx
+        if result is None:
+            return LiveUpdate(None, reason, empty, empty, planned.trace_start_idx, n_samples=n, offset_idx=offset)
+        fs = result.sampling_rate_hz
         tolerance_idx = max(1, round(self.match_tolerance_s * fs))
         new_rows, ids = self._match_strides(result, tolerance_idx=tolerance_idx, offset_idx=offset)
-        trace = _trace(result, trace_start - offset, n - offset)
-        self._trace_end_idx = n
-        return LiveUpdate(result, "", new_rows, ids, trace_start, trace, n, offset)
+        trace: dict[str, FloatArray] = {}
+        if planned.with_trace:
+            trace = _trace(result, planned.trace_start_idx - offset, n - offset)
+            self._trace_end_idx = max(self._trace_end_idx, n)
+        return LiveUpdate(result, "", new_rows, ids, planned.trace_start_idx, trace, n, offset)
 
     def _match_strides(
         self, result: GaitResult, *, tolerance_idx: int, offset_idx: int = 0

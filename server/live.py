@@ -28,6 +28,8 @@ import datetime as dt
 import json
 import logging
 import math
+import multiprocessing
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,8 +41,10 @@ import numpy as np
 from firmware_bridge.readers.capture_format import assemble_capture
 from firmware_bridge.session import BridgeSession
 from firmware_bridge.timeline import LiveGrid
+from gait.errors import AnalysisError
 from gait.live import TRACE_CHANNELS, LiveAnalysis, LiveUpdate, stride_records
-from gait.pipeline import GaitPipeline
+from gait.pipeline import GaitPipeline, GaitResult
+from gait.recording import Recording
 from hardware.capture import parse_capture
 from server.analysis import AnalysisOptions
 from server.blobs import BlobStore
@@ -48,13 +52,18 @@ from server.db import Analysis, Database, RecordingFile, utcnow
 from server.errors import Conflict, NotFound
 from server.jobs import AnalysisRunner
 
-__all__ = ["LiveFeed", "LiveHub", "LiveSession", "json_number"]
+__all__ = ["LiveFeed", "LiveHub", "LiveSession", "json_number", "run_pipeline"]
 
 log = logging.getLogger("fusiongait.live")
 
 #: Sensors silent this long are shown as lost (issue 8: within 2 s).
 LOST_AFTER_S = 1.5
 _SUMMARY_SECTIONS = ("spatiotemporal", "kinematics", "flags", "quality", "warnings")
+
+
+def run_pipeline(pipeline: GaitPipeline, recording: Recording) -> GaitResult:
+    """``pipeline.run(recording)``, as a function a worker process can be handed."""
+    return pipeline.run(recording)
 
 
 def json_number(value: Any, digits: int = 3) -> float | None:
@@ -171,6 +180,9 @@ class LiveSession:
         Height and header for the live analysis.
     transport_options : mapping, optional
         Per-placement keyword arguments for the transports (tests: bleak backends).
+    full_pool : Executor, optional
+        Where passes over everything run once the recording is longer than the window (the hub's worker process);
+        None: a thread of this process.
     window_s : float
         Stretch a quick pass analyses (the newest seconds).
     quick_share, full_share : float
@@ -188,6 +200,7 @@ class LiveSession:
     capture_path: Path
     options: AnalysisOptions
     transport_options: Mapping[str, Mapping[str, Any]] | None = None
+    full_pool: cf.Executor | None = None
     window_s: float = 20.0
     quick_share: float = 0.06
     full_share: float = 0.04
@@ -218,6 +231,8 @@ class LiveSession:
             pipeline=GaitPipeline(height_m=self.options.height_m, sensor_height_m=self.options.sensor_height_m)
         )
         self._executor = cf.ThreadPoolExecutor(1, thread_name_prefix=f"live-{self.session_id[:6]}")
+        self._full_executor = cf.ThreadPoolExecutor(1, thread_name_prefix=f"live-full-{self.session_id[:6]}")
+        self._lock = threading.Lock()  # the analysis' buffers and stride table, shared by the two pass threads
         self._tasks: list[asyncio.Task[None]] = []
         self._grid: LiveGrid | None = None
         self._t0_mono = time.monotonic()
@@ -255,6 +270,7 @@ class LiveSession:
         except Exception:
             log.exception("live session %s: final pass failed", self.session_id)
         self._executor.shutdown(wait=True)
+        self._full_executor.shutdown(wait=True)
         self.publish_status()
 
     def finish(self, analysis_id: str | None) -> None:
@@ -308,7 +324,8 @@ class LiveSession:
             self._grid = LiveGrid(max(s.rate_hz for s in ready))
         added = 0
         while (chunk := self.bridge.read_chunk(self._grid)) is not None:
-            self.analysis.append(chunk)
+            with self._lock:
+                self.analysis.append(chunk)
             added += chunk.n_samples
         return added
 
@@ -333,26 +350,41 @@ class LiveSession:
 
     async def _analyse_while_running(self) -> None:
         """Quick passes over the newest ``window_s`` for new strides and traces, as often as ``min_interval_s``;
-        passes over everything for the summary, the flags and refined strides, paced to ``full_share`` of a core."""
+        passes over everything for the summary, the flags and refined strides, paced to ``full_share`` of a core.
+
+        While the recording is shorter than the window every pass is over everything, in this process. Later, passes
+        over everything run in a worker process when the hub has one (``full_pool``), beside the quick passes, so a
+        stride found by a quick pass never waits behind one.
+        """
         loop = asyncio.get_running_loop()
         analysed = 0
         last_quick = last_full = 0.0
         quick_cost = full_cost = 0.0
+        full_task: asyncio.Future[LiveUpdate] | None = None
+        full_started = 0.0
         while True:
             await asyncio.sleep(0.05)
             self._read_new_samples()
             now = time.monotonic()
+            if full_task is not None and full_task.done():
+                update = full_task.result()
+                self.feed.publish_many(self._update_messages(update, revise=True, summary=True))
+                full_cost = now - full_started
+                last_full, full_task = now, None
             if self.analysis.n_samples <= analysed:
                 continue
             full_due = now - last_full >= max(self.min_interval_s, full_cost * (1.0 / self.full_share - 1.0))
             quick_due = now - last_quick >= max(self.min_interval_s, quick_cost * (1.0 / self.quick_share - 1.0))
-            short = self.analysis.n_samples <= self._window_samples()  # while short, every pass is over everything
-            if not (full_due or quick_due):
+            short = self.analysis.n_samples <= self._window_samples()
+            if full_due and full_task is None and not short:
+                full_started = now
+                full_task = loop.run_in_executor(self._full_executor, self._pass, None, False)
+            if not (quick_due or (short and full_due)):
                 continue
-            full = full_due or short
+            full = short  # while short, a pass over everything is as cheap as a quick one
             arrival = self._newest_arrival_mono_s()
             t0 = time.monotonic()
-            update = await loop.run_in_executor(self._executor, self._analyse, None if full else self.window_s)
+            update = await loop.run_in_executor(self._executor, self._pass, None if full else self.window_s, True)
             self.feed.publish_many(self._update_messages(update, revise=full, summary=full, newest_packet_s=arrival))
             cost = time.monotonic() - t0
             self.pass_durations_s.append(cost)
@@ -368,12 +400,28 @@ class LiveSession:
     def _window_samples(self) -> int:
         return int(self.window_s * self._grid.rate_hz) if self._grid is not None else 0
 
-    def _analyse(self, window_s: float | None = None) -> LiveUpdate:
-        return self.analysis.analyze(window_s=window_s)
+    def _pass(self, window_s: float | None, in_process: bool) -> LiveUpdate:
+        """One pass (in a worker thread): plan and absorb under the lock, the pipeline outside it; a pass over
+        everything goes to the hub's worker process unless ``in_process``."""
+        with self._lock:
+            planned = self.analysis.plan(window_s=window_s, trace=in_process)
+        if planned.recording is None:
+            return self.analysis.absorb(planned, None, "no data yet")
+        try:
+            if in_process or self.full_pool is None:
+                result = self.analysis.pipeline.run(planned.recording)
+            else:
+                result = self.full_pool.submit(run_pipeline, self.analysis.pipeline, planned.recording).result()
+        except AnalysisError as exc:
+            with self._lock:
+                return self.analysis.absorb(planned, None, str(exc))
+        with self._lock:
+            return self.analysis.absorb(planned, result)
 
     def _final_pass(self) -> LiveUpdate:
         recording = assemble_capture(parse_capture(self.capture_path.read_bytes())).recording
-        return self.analysis.analyze(final=recording)
+        with self._lock:
+            return self.analysis.analyze(final=recording)
 
     def _update_messages(
         self,
@@ -440,10 +488,20 @@ class LiveHub:
         Folder of the captures being written.
     keep_stopped : int
         Stopped sessions kept, so viewers that come back learn that it ended and where the report is.
+    worker_process : bool
+        Run the live sessions' passes over everything in one worker process (spawned at the first session), off
+        the interpreter the quick passes and the sensors share.
     """
 
     def __init__(
-        self, database: Database, blobs: BlobStore, runner: AnalysisRunner, live_dir: Path, *, keep_stopped: int = 50
+        self,
+        database: Database,
+        blobs: BlobStore,
+        runner: AnalysisRunner,
+        live_dir: Path,
+        *,
+        keep_stopped: int = 50,
+        worker_process: bool = True,
     ) -> None:
         self.database = database
         self.blobs = blobs
@@ -452,6 +510,8 @@ class LiveHub:
         self.keep_stopped = keep_stopped
         self.sessions: dict[str, LiveSession] = {}
         self._lock = asyncio.Lock()
+        self.worker_process = worker_process
+        self._pool: cf.ProcessPoolExecutor | None = None
 
     def get(self, session_id: str) -> LiveSession:
         """The live session (running or recently stopped); :class:`NotFound` otherwise."""
@@ -483,6 +543,8 @@ class LiveHub:
                 raise Conflict(f"session {session_id} is already live")
             self.live_dir.mkdir(parents=True, exist_ok=True)
             stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+            if self.worker_process and self._pool is None:
+                self._pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
             live = LiveSession(
                 session_id=session_id,
                 patient_id=patient_id,
@@ -491,6 +553,7 @@ class LiveHub:
                 capture_path=self.live_dir / f"{session_id}-{stamp}.imucap",
                 options=options,
                 transport_options=transport_options,
+                full_pool=self._pool,
             )
             live.start()
             self.sessions[session_id] = live
@@ -545,3 +608,6 @@ class LiveHub:
             if live.state != "stopped":
                 with contextlib.suppress(Exception):
                     await self.stop(session_id)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
