@@ -64,6 +64,7 @@ __all__ = [
     "PLACEMENTS",
     "PRESETS",
     "Segment",
+    "SensorErrorModel",
     "SimulatedSession",
     "SimulatorError",
     "WalkerParams",
@@ -85,7 +86,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 Side = Literal["left", "right"]
-SegmentKind = Literal["stand", "walk", "turn"]
+SegmentKind = Literal["stand", "sit", "walk", "turn"]
 
 #: Placements the simulator can produce, in their canonical order.
 PLACEMENTS: Final = (PELVIS, LEFT_THIGH, RIGHT_THIGH)
@@ -109,6 +110,17 @@ _MIN_FINE_RATE_HZ: Final = 1000.0
 _PAD_S: Final = 1.0
 #: Anti-alias (MEMS digital low-pass) cut-off as a fraction of the output rate.
 _ANTI_ALIAS_FRACTION: Final = 0.4
+#: Range of a segment's ``speed_factor`` (fraction of ``WalkerParams.speed_mps``).
+_SPEED_FACTOR_RANGE: Final = (0.3, 1.6)
+
+# Sitting is a still posture, not a simulated sit-to-stand: the pelvis tilts back, both hips flex until the thighs are
+# horizontal, and the sacrum lowers to chair height, each following a C2 smootherstep over the first and last
+# _SIT_TRANSITION_S of a sitting period. The values are model choices (approx.), not measured: slumped chair sitting
+# tilts the pelvis backwards by roughly 20-30° from standing; thigh horizontal means hip flexion = 90° + tilt.
+_SIT_PELVIS_TILT_DEG: Final = -25.0
+_SIT_HIP_FLEXION_DEG: Final = 90.0 + _SIT_PELVIS_TILT_DEG
+_SIT_SACRUM_DROP_M: Final = 0.33  # for a 1.75 m subject (sacrum ≈ 0.15 m above a 0.45 m seat), scaled with height
+_SIT_TRANSITION_S: Final = 2.0
 
 # Phases in units of the step (0 = IC) or the stride (0 = left IC, 0.5 = right IC); chosen from textbook pelvis
 # curves (Perry & Burnfield 2010) and checked against the lower-back data in docs/simulator.md.
@@ -559,26 +571,44 @@ class Segment:
 
     Parameters
     ----------
-    kind : {"stand", "walk", "turn"}
-        Standing still, straight walking, or turning while stepping at 0.6 of the walking speed.
+    kind : {"stand", "sit", "walk", "turn"}
+        Standing still, sitting still, straight walking, or turning while stepping at 0.6 of the walking speed.
+        Sitting is a still posture (pelvis tilted back, thighs horizontal, sacrum at chair height) reached and left
+        over the first and last 2 s of a sitting period (consecutive ``"sit"`` segments form one period); it needs
+        at least 4 s, and a sitting period is never next to walking (stand up first).
     duration_s : float
         Duration in s.
     turn_deg : float
         Heading change over a ``"turn"`` segment, in degrees (counter-clockwise, i.e. to the left, positive).
         Ignored for other kinds.
+    speed_factor : float
+        Walking speed of a ``"walk"`` or ``"turn"`` segment as a fraction of ``WalkerParams.speed_mps`` (0.3 … 1.6);
+        the cadence follows the walk ratio (∝ √factor, like the slower steps of a turn) and the speed moves between
+        segments over about 1 s. Ignored for still segments.
     """
 
     kind: SegmentKind
     duration_s: float
     turn_deg: float = 180.0
+    speed_factor: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("stand", "walk", "turn"):
-            raise SimulatorError(f"kind: expected 'stand', 'walk' or 'turn', got {self.kind!r}")
+        if self.kind not in ("stand", "sit", "walk", "turn"):
+            raise SimulatorError(f"kind: expected 'stand', 'sit', 'walk' or 'turn', got {self.kind!r}")
         if not isinstance(self.duration_s, int | float) or not 0.0 < self.duration_s < 1e6:
             raise SimulatorError(f"duration_s: expected a positive duration in s, got {self.duration_s!r}")
         if not isinstance(self.turn_deg, int | float) or not math.isfinite(self.turn_deg):
             raise SimulatorError(f"turn_deg: expected a finite angle in degrees, got {self.turn_deg!r}")
+        low, high = _SPEED_FACTOR_RANGE
+        if not isinstance(self.speed_factor, int | float) or not low <= self.speed_factor <= high:
+            raise SimulatorError(
+                f"speed_factor: expected a fraction between {low} and {high}, got {self.speed_factor!r}"
+            )
+
+    @property
+    def still(self) -> bool:
+        """True for the still kinds (``"stand"``, ``"sit"``)."""
+        return self.kind in ("stand", "sit")
 
 
 #: Stand 3 s, walk 20 s, turn 180° in 3 s, walk 20 s back, stand 3 s.
@@ -983,6 +1013,7 @@ def _kinematics(
     bouts: Sequence[_Bout],
     speed_factor: FloatArray,
     heading_rad: FloatArray,
+    sitting: FloatArray,
 ) -> _Kinematics:
     n = t_s.size
     env = gait.envelope
@@ -1006,6 +1037,9 @@ def _kinematics(
     forward_speed = speed + 0.5 * speed_swing * (np.cos(y_v) + _SPEED_SECOND_HARMONIC * np.cos(2.0 * y_v))
     y_z = two_pi * (step_frac - _STEP_PHASE_LOWEST)
     vertical = sensor_height_m - 0.5 * excursion * (1.0 + np.cos(y_z) + _VERTICAL_SECOND_HARMONIC * np.cos(2.0 * y_z))
+    seated = bool(sitting.any())
+    if seated:
+        vertical = vertical - scale * _SIT_SACRUM_DROP_M * sitting
     y_l = two_pi * (theta - _STRIDE_PHASE_SWAY_LEFT)
     sway = env * _SWAY_AMPLITUDE_PER_HEIGHT * p.height_m * (np.cos(y_l) - np.cos(3.0 * y_l) / 27.0) / (1.0 - 1.0 / 27.0)
     cos_h, sin_h = np.cos(heading_rad), np.sin(heading_rad)
@@ -1042,6 +1076,8 @@ def _kinematics(
 
     # --- pelvis orientation: heading, rotation, obliquity, tilt (Baker 2001 order)
     tilt = env * (p.mean_tilt_deg + p.tilt_amplitude_deg * np.cos(two_pi * (step_frac - _STEP_PHASE_ANTERIOR_TILT)))
+    if seated:
+        tilt = tilt + _SIT_PELVIS_TILT_DEG * sitting
     y_o = two_pi * (theta - _STRIDE_PHASE_LEFT_UP)
     obliquity_shape = (np.cos(y_o) + _OBLIQUITY_THIRD_HARMONIC * np.cos(3.0 * y_o)) / (1.0 + _OBLIQUITY_THIRD_HARMONIC)
     # Trendelenburg drop: a smooth bump over the step during which that side bears weight (its IC to the opposite
@@ -1077,6 +1113,8 @@ def _kinematics(
     ):
         u = _phase_warp(stance)(gait.side_phase[row])
         hip_flex[row] = env * (-ext + (flex + ext) * _hip_template(u))
+        if seated:
+            hip_flex[row] += _SIT_HIP_FLEXION_DEG * sitting
         hip_abd[row] = env * p.hip_abduction_amplitude_deg * np.cos(two_pi * (u - _HIP_ABDUCTION_PEAK_PHASE))
         hip_rot = Rotation.from_euler("YX", np.stack([-hip_flex[row], ml_sign * hip_abd[row]], axis=-1), degrees=True)
         thigh_rot = pelvis_rot * hip_rot
@@ -1105,20 +1143,74 @@ def _thigh_inclination_deg(thigh: Rotation, heading_rad: FloatArray) -> FloatArr
     return np.asarray(np.degrees(np.arctan2(-forward, proximal[:, 2])), dtype=np.float64)
 
 
-def _schedule_profiles(
-    t_s: FloatArray, schedule: Sequence[Segment]
-) -> tuple[FloatArray, FloatArray, BoolArray, BoolArray, list[tuple[float, float]]]:
-    """Speed factor, heading, walking and turning masks on a time grid, and the (start, end) of each bout."""
+@dataclass(frozen=True)
+class _Profiles:
+    """What the schedule prescribes on a time grid."""
+
+    speed_factor: FloatArray  # walking speed / params.speed_mps (turn dips and segment speed factors)
+    heading_rad: FloatArray
+    walking: BoolArray
+    turning: BoolArray
+    sitting: FloatArray  # sitting posture, 0 (standing) … 1 (seated)
+    bouts: list[tuple[float, float]]  # (start, end) of each walking bout
+
+
+def _sitting_profile(t_s: FloatArray, schedule: Sequence[Segment]) -> FloatArray:
+    """Sitting posture (0 … 1): C2 transitions inside the first and last ``_SIT_TRANSITION_S`` of each sitting period.
+
+    A period that touches the start or the end of the schedule has no transition there (the posture continues
+    beyond it), so a long sitting period can be simulated in pieces.
+    """
+    posture = np.zeros_like(t_s)
+    total = float(sum(seg.duration_s for seg in schedule))
+    start = 0.0
+    periods: list[list[float]] = []
+    previous: Segment | None = None
+    for seg in schedule:
+        end = start + float(seg.duration_s)
+        if seg.kind == "sit":
+            if previous is not None and previous.kind == "sit":
+                periods[-1][1] = end
+            else:
+                if previous is not None and not previous.still:
+                    raise SimulatorError(f"schedule: expected standing between walking and sitting, at {start:.2f} s")
+                periods.append([start, end])
+        elif previous is not None and previous.kind == "sit" and not seg.still:
+            raise SimulatorError(f"schedule: expected standing between sitting and walking, at {start:.2f} s")
+        previous = seg
+        start = end
+    edge = 1e-9
+    for a, b in periods:
+        ramps = int(a > edge) + int(b < total - edge)
+        if b - a < ramps * _SIT_TRANSITION_S:
+            raise SimulatorError(
+                f"schedule: expected a sitting period of at least {ramps * _SIT_TRANSITION_S:g} s (sitting down and "
+                f"getting up take {_SIT_TRANSITION_S:g} s each), got {b - a:.2f} s at {a:.2f} s"
+            )
+        up = _smootherstep((t_s - a) / _SIT_TRANSITION_S) if a > edge else np.ones_like(t_s)
+        down = _smootherstep((t_s - b) / _SIT_TRANSITION_S + 1.0) if b < total - edge else np.zeros_like(t_s)
+        posture += up * (1.0 - down)
+    return posture
+
+
+def _schedule_profiles(t_s: FloatArray, schedule: Sequence[Segment]) -> _Profiles:
+    """Speed factor, heading, walking and turning masks, sitting posture on a time grid, and the bouts."""
     speed_factor = np.ones_like(t_s)
     heading_rad = np.zeros_like(t_s)
     walking = np.zeros(t_s.shape, dtype=bool)
     turning = np.zeros(t_s.shape, dtype=bool)
     bouts: list[tuple[float, float]] = []
+    segment_speed = np.ones_like(t_s)
     start = 0.0
     for seg in schedule:
         end = start + float(seg.duration_s)
         inside = (t_s >= start) & (t_s < end)
-        if seg.kind != "stand":
+        if not seg.still and seg.speed_factor != 1.0:
+            # One transition width for every segment, so the windows of consecutive segments add up to one.
+            w = _TURN_TRANSITION_S
+            window = _smootherstep((t_s - start) / w + 0.5) - _smootherstep((t_s - end) / w + 0.5)
+            segment_speed += (seg.speed_factor - 1.0) * window
+        if not seg.still:
             walking |= inside
             if bouts and abs(bouts[-1][1] - start) < 1e-9:
                 bouts[-1] = (bouts[-1][0], end)
@@ -1131,7 +1223,9 @@ def _schedule_profiles(
             dip = _smootherstep((t_s - start) / width + 0.5) - _smootherstep((t_s - end) / width + 0.5)
             speed_factor -= (1.0 - _TURN_SPEED_FRACTION) * dip
         start = end
-    return speed_factor, heading_rad, walking, turning, bouts
+    if any(not seg.still and seg.speed_factor != 1.0 for seg in schedule):
+        speed_factor = speed_factor * segment_speed
+    return _Profiles(speed_factor, heading_rad, walking, turning, _sitting_profile(t_s, schedule), bouts)
 
 
 def _resolve_mounting(
@@ -1229,7 +1323,10 @@ def simulate_session(
     n_fine = (n_out - 1) * factor + 1 + 2 * pad
     t_fine = (np.arange(n_fine) - pad) / fine_rate_hz
 
-    speed_factor, heading_rad, walking_fine, turning_fine, bout_spans = _schedule_profiles(t_fine, segments)
+    profiles = _schedule_profiles(t_fine, segments)
+    speed_factor, heading_rad = profiles.speed_factor, profiles.heading_rad
+    walking_fine, turning_fine, bout_spans = profiles.walking, profiles.turning, profiles.bouts
+    _check_segment_speeds(params, segments)
     cadence_fine = params.steady_cadence_spm * np.sqrt(speed_factor)
 
     def cadence_at(time_s: float) -> float:
@@ -1237,7 +1334,7 @@ def simulate_session(
 
     bouts = [_generate_bout(a, b, params, cadence_at, gait_rng) for a, b in bout_spans]
     gait = _gait_state(t_fine, bouts)
-    kin = _kinematics(t_fine, fine_rate_hz, params, gait, bouts, speed_factor, heading_rad)
+    kin = _kinematics(t_fine, fine_rate_hz, params, gait, bouts, speed_factor, heading_rad, profiles.sitting)
 
     # Sensor signals on the fine grid: specific force and angular rate in each sensor frame.
     dt = 1.0 / fine_rate_hz
@@ -1255,7 +1352,8 @@ def simulate_session(
     nominal_s = np.arange(n_out) / rate_hz
     jitter_s = params.timing_jitter_s * error_rng.standard_normal(n_out)
     sampled = sample_linear(channels, fine_rate_hz, nominal_s + jitter_s - t_fine[0], axis=-2)
-    acc, gyr = _add_sensor_errors(sampled[..., :3], sampled[..., 3:], params, rate_hz, error_rng)
+    errors = SensorErrorModel.draw(params, len(names), rate_hz, error_rng)
+    acc, gyr, _ = errors.apply(sampled[..., :3], sampled[..., 3:], error_rng)
 
     recording = Recording(
         acc_mps2=acc,
@@ -1271,20 +1369,96 @@ def simulate_session(
     return SimulatedSession(recording=recording, truth=truth, params=params, mounting=MappingProxyType(mount))
 
 
-def _add_sensor_errors(
-    acc: FloatArray, gyr: FloatArray, p: WalkerParams, rate_hz: float, rng: np.random.Generator
-) -> tuple[FloatArray, FloatArray]:
-    """Scale error, constant bias, gyro bias random walk and white noise; shapes (n_sensors, n_samples, 3)."""
-    n_sensors, n_samples, _ = acc.shape
-    acc_scale = 1.0 + p.scale_error * rng.standard_normal((n_sensors, 1, 3))
-    gyr_scale = 1.0 + p.scale_error * rng.standard_normal((n_sensors, 1, 3))
-    acc_bias = p.acc_bias_mps2 * rng.standard_normal((n_sensors, 1, 3))
-    gyr_bias = p.gyr_bias_dps * rng.standard_normal((n_sensors, 1, 3))
-    drift_step = p.gyr_bias_drift_dps_per_sqrt_s * math.sqrt(1.0 / rate_hz)
-    drift = np.cumsum(drift_step * rng.standard_normal((n_sensors, n_samples, 3)), axis=-2)
-    acc_noise = p.acc_noise_mps2 * rng.standard_normal((n_sensors, n_samples, 3))
-    gyr_noise = p.gyr_noise_dps * rng.standard_normal((n_sensors, n_samples, 3))
-    return acc * acc_scale + acc_bias + acc_noise, gyr * gyr_scale + gyr_bias + drift + gyr_noise
+def _check_segment_speeds(params: WalkerParams, schedule: Sequence[Segment]) -> None:
+    """Every walking segment's speed must be a walking speed the pendulum model can make."""
+    for seg in schedule:
+        if seg.still or seg.speed_factor == 1.0:
+            continue
+        speed = params.speed_mps * seg.speed_factor
+        step_length = params.steady_step_length_m * math.sqrt(seg.speed_factor)
+        if not 0.2 <= speed <= 2.5 or step_length / (2.0 * params.pendulum_k) >= 0.8 * params.sensor_height_resolved_m:
+            raise SimulatorError(
+                f"speed_factor: {seg.speed_factor} gives {speed:.2f} m/s with {step_length:.2f} m steps, outside the "
+                f"model's walking range (0.2–2.5 m/s, steps the {params.sensor_height_resolved_m:.2f} m pendulum "
+                "can make)"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class SensorErrorModel:
+    """The errors of one set of sensors: constant scale and bias, plus white noise and a gyro bias random walk.
+
+    Drawn once per recording (:meth:`draw`) and applied to the error-free signals, in one go or block by block
+    (:meth:`apply` carries the random walk from one block to the next).
+
+    Attributes
+    ----------
+    params : WalkerParams
+        Noise densities and the drift intensity.
+    sampling_rate_hz : float
+    acc_scale, gyr_scale : ndarray, shape (n_sensors, 1, 3)
+        1 + per-axis scale-factor error.
+    acc_bias_mps2, gyr_bias_dps : ndarray, shape (n_sensors, 1, 3)
+        Constant bias per axis.
+    """
+
+    params: WalkerParams
+    sampling_rate_hz: float
+    acc_scale: FloatArray
+    gyr_scale: FloatArray
+    acc_bias_mps2: FloatArray
+    gyr_bias_dps: FloatArray
+
+    @classmethod
+    def draw(
+        cls, params: WalkerParams, n_sensors: int, sampling_rate_hz: float, rng: np.random.Generator
+    ) -> SensorErrorModel:
+        """Draw the constant errors of ``n_sensors`` sensors from ``params`` (scale, then bias)."""
+        shape = (n_sensors, 1, 3)
+        acc_scale = 1.0 + params.scale_error * rng.standard_normal(shape)
+        gyr_scale = 1.0 + params.scale_error * rng.standard_normal(shape)
+        acc_bias = params.acc_bias_mps2 * rng.standard_normal(shape)
+        gyr_bias = params.gyr_bias_dps * rng.standard_normal(shape)
+        return cls(params, float(sampling_rate_hz), acc_scale, gyr_scale, acc_bias, gyr_bias)
+
+    def apply(
+        self,
+        acc_mps2: FloatArray,
+        gyr_dps: FloatArray,
+        rng: np.random.Generator,
+        drift_dps: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Corrupt error-free signals of shape (n_sensors, n_samples, 3).
+
+        Parameters
+        ----------
+        acc_mps2, gyr_dps : ndarray, shape (n_sensors, n_samples, 3)
+        rng : numpy.random.Generator
+            Source of the noise and of the random-walk increments.
+        drift_dps : ndarray, shape (n_sensors, 3), optional
+            Gyro bias drift at the end of the previous block (zero at the start of a recording).
+
+        Returns
+        -------
+        acc_mps2, gyr_dps : ndarray, shape (n_sensors, n_samples, 3)
+        drift_dps : ndarray, shape (n_sensors, 3)
+            The drift at the last sample, for the next block.
+        """
+        p = self.params
+        n_sensors, n_samples, _ = acc_mps2.shape
+        drift_step = p.gyr_bias_drift_dps_per_sqrt_s * math.sqrt(1.0 / self.sampling_rate_hz)
+        drift = np.cumsum(drift_step * rng.standard_normal((n_sensors, n_samples, 3)), axis=-2)
+        if drift_dps is not None:
+            drift = drift + drift_dps[:, None, :]
+        acc_noise = p.acc_noise_mps2 * rng.standard_normal((n_sensors, n_samples, 3))
+        gyr_noise = p.gyr_noise_dps * rng.standard_normal((n_sensors, n_samples, 3))
+        acc = acc_mps2 * self.acc_scale + self.acc_bias_mps2 + acc_noise
+        gyr = gyr_dps * self.gyr_scale + self.gyr_bias_dps + drift + gyr_noise
+        if n_samples:
+            end = drift[:, -1, :].copy()
+        else:
+            end = np.zeros((n_sensors, 3)) if drift_dps is None else np.array(drift_dps, dtype=np.float64)
+        return acc, gyr, end
 
 
 def _truth(
