@@ -170,6 +170,9 @@ class ClinicalRules:
     flags : mapping of flag id to mapping
         Thresholds and their sources per flag (``name``, ``kind`` and flag-specific keys).
     caveats : tuple of str
+    daily : mapping of str to value
+        The everyday-walking rules (walking-bout definition, daily outcomes, data sufficiency; see
+        :class:`gait.daily.DailyRules`); empty when the file has no ``[daily]`` table.
     """
 
     version: str
@@ -179,6 +182,7 @@ class ClinicalRules:
     confidence: Mapping[str, Any]
     flags: Mapping[str, Mapping[str, Any]]
     caveats: tuple[str, ...]
+    daily: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def flag_number(self, flag_id: str, key: str) -> float:
         """A numeric threshold of a flag; raises :class:`RulesError` naming it when missing."""
@@ -283,6 +287,7 @@ def parse_rules(text: str) -> ClinicalRules:
         confidence=MappingProxyType(dict(_need(raw, "confidence", "rules", dict))),
         flags=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in flags.items()}),
         caveats=caveats,
+        daily=MappingProxyType(dict(raw.get("daily", {}))),
     )
 
 
