@@ -13,7 +13,8 @@ Latency of a stride (the host's monotonic clock is shared by the processes):
   viewer receiving the strides that pass completed: the processing beyond the data itself (the pass, the report
   sections, the fan-out to every viewer).
 
-CPU: the service process's user+system time over wall time (``/proc/PID/stat``) per minute of the session.
+CPU: the user+system time of the service's process and its worker processes over wall time (``/proc/PID/stat``)
+per minute of the session (a worker that ends within a minute is not counted; the service's workers do not).
 
 Run::
 
@@ -55,8 +56,19 @@ def _free_port() -> int:
 
 
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    """CPU time (user + system) of ``pid`` and of every process under it (the service's worker processes)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(_cpu_s(int(child)) for child in children)
+    return total
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -24,6 +24,7 @@ import asyncio
 import collections
 import concurrent.futures as cf
 import contextlib
+import copyreg
 import datetime as dt
 import json
 import logging
@@ -31,6 +32,7 @@ import math
 import multiprocessing
 import threading
 import time
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,15 @@ log = logging.getLogger("fusiongait.live")
 #: Sensors silent this long are shown as lost (issue 8: within 2 s).
 LOST_AFTER_S = 1.5
 _SUMMARY_SECTIONS = ("spatiotemporal", "kinematics", "flags", "quality", "warnings")
+
+
+# Results hold read-only mappings (types.MappingProxyType), which pickle cannot send back from the worker process
+# by default; this teaches it to, in every process that imports this module (the worker does, for run_pipeline).
+def _mapping_proxy(items: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
+    return types.MappingProxyType(items)
+
+
+copyreg.pickle(types.MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
 
 
 def run_pipeline(pipeline: GaitPipeline, recording: Recording) -> GaitResult:
@@ -367,8 +378,13 @@ class LiveSession:
             self._read_new_samples()
             now = time.monotonic()
             if full_task is not None and full_task.done():
-                update = full_task.result()
-                self.feed.publish_many(self._update_messages(update, revise=True, summary=True))
+                try:
+                    messages = self._update_messages(full_task.result(), revise=True, summary=True)
+                except Exception as exc:  # quick passes go on; the next full pass is tried after the usual pause
+                    log.exception("live session %s: a pass over everything failed", self.session_id)
+                    self.feed.publish({"type": "error", "message": f"a full analysis pass failed: {exc}"})
+                else:
+                    self.feed.publish_many(messages)
                 full_cost = now - full_started
                 last_full, full_task = now, None
             if self.analysis.n_samples <= analysed:
@@ -439,17 +455,20 @@ class LiveSession:
         result = update.result
         fs = result.sampling_rate_hz
         step = max(1, round(fs / self.trace_rate_hz))
-        messages: list[dict[str, Any]] = [
-            {
-                "type": "trace",
-                "t0_s": round(update.trace_start_idx / fs, 3),
-                "newest_packet_monotonic_s": newest_packet_s,
-                "rate_hz": fs / step,
-                "channels": {
-                    name: [json_number(v, 2) for v in update.trace[name][::step].tolist()] for name in TRACE_CHANNELS
-                },
-            }
-        ]
+        messages: list[dict[str, Any]] = []
+        if update.trace:  # passes beside the quick ones leave the trace to them
+            messages.append(
+                {
+                    "type": "trace",
+                    "t0_s": round(update.trace_start_idx / fs, 3),
+                    "newest_packet_monotonic_s": newest_packet_s,
+                    "rate_hz": fs / step,
+                    "channels": {
+                        name: [json_number(v, 2) for v in update.trace[name][::step].tolist()]
+                        for name in TRACE_CHANNELS
+                    },
+                }
+            )
         rows = np.arange(update.stride_ids.size) if revise else update.new_stride_rows
         rows = rows[update.stride_ids[rows] >= 0]
         records = stride_records(result, rows, offset_idx=update.offset_idx)

@@ -170,6 +170,14 @@ def test_the_feed_carries_traces_strides_summaries_and_status(live_run: LiveRun)
     assert {f["id"] for f in summary["report"]["flags"]} == {f"F{i}" for i in range(1, 10)}
 
 
+def test_strides_keep_coming_once_the_session_is_longer_than_the_quick_window(live_run: LiveRun) -> None:
+    during = [m for m in live_run.messages + live_run.resumed if m["type"] == "stride" and not m["revised"]]
+    assert max(m["start_s"] for m in during) > 21.0  # quick passes cover the newest 20 s
+    assert not [m for m in live_run.messages + live_run.resumed if m["type"] == "error"]
+    full = [m for m in live_run.resumed if m["type"] == "summary"]
+    assert full, "passes over everything (in the worker process) went on after the first 20 s"
+
+
 def test_a_viewer_that_comes_back_resumes_where_it_left(live_run: LiveRun) -> None:
     hello, first = live_run.resumed[0], live_run.resumed[1]
     assert hello["type"] == "hello" and hello["reset"] is False
