@@ -54,7 +54,7 @@ from server.db import Analysis, Database, RecordingFile, utcnow
 from server.errors import Conflict, NotFound
 from server.jobs import AnalysisRunner
 
-__all__ = ["LiveFeed", "LiveHub", "LiveSession", "json_number", "run_pipeline"]
+__all__ = ["LiveFeed", "LiveHub", "LiveSession", "json_number", "run_pipeline", "warm_up"]
 
 log = logging.getLogger("fusiongait.live")
 
@@ -70,6 +70,10 @@ def _mapping_proxy(items: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
 
 
 copyreg.pickle(types.MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
+
+
+def warm_up() -> None:
+    """Nothing: handed to a new worker process so that it starts, and imports this module, ahead of its first pass."""
 
 
 def run_pipeline(pipeline: GaitPipeline, recording: Recording) -> GaitResult:
@@ -564,6 +568,7 @@ class LiveHub:
             stamp = utcnow().strftime("%Y%m%dT%H%M%S")
             if self.worker_process and self._pool is None:
                 self._pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self._pool.submit(warm_up)  # start it and import the analysis now, while the patient stands still
             live = LiveSession(
                 session_id=session_id,
                 patient_id=patient_id,
