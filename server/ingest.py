@@ -160,6 +160,31 @@ def _insert(db: Session) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RelayPacket)
 
 
+_PACKET_COLUMNS = ("session_id", "sensor_id", "ver_type", "sample_idx", "t_us", "t_host_ns", "packet")
+
+
+def _copy_insert_postgresql(db: Session, session_id: str, rows: list[dict[str, Any]]) -> int:
+    """Insert rows with PostgreSQL's binary COPY into a temporary table, then ``INSERT ... ON CONFLICT DO NOTHING``;
+    returns how many were new. A multi-row INSERT of 600 packets spends most of its time converting 4,200 parameters
+    in the driver; COPY sends them as one binary stream."""
+    cursor = db.connection().connection.cursor()
+    columns = ", ".join(_PACKET_COLUMNS)
+    cursor.execute(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS relay_packets_in (session_id varchar(32), sensor_id integer, "
+        "ver_type integer, sample_idx bigint, t_us bigint, t_host_ns bigint, packet bytea) ON COMMIT DELETE ROWS"
+    )
+    with cursor.copy(f"COPY relay_packets_in ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["varchar", "int4", "int4", "int8", "int8", "int8", "bytea"])
+        for r in rows:
+            copy.write_row((session_id, *(r[c] for c in _PACKET_COLUMNS[1:])))
+    cursor.execute(
+        f"INSERT INTO relay_packets ({columns}) SELECT {columns} FROM relay_packets_in ON CONFLICT DO NOTHING"
+    )
+    stored = int(cursor.rowcount)
+    cursor.execute("DELETE FROM relay_packets_in")  # a later batch in the same transaction starts empty
+    return stored
+
+
 def store_relay_batch(db: Session, session: GaitSession, batch: ParsedBatch, idempotency_key: str) -> dict[str, Any]:
     """Store a parsed batch in the caller's transaction and return the answer to send (see the module docstring).
 
@@ -190,7 +215,9 @@ def store_relay_batch(db: Session, session: GaitSession, batch: ParsedBatch, ide
         session.sensors = known
 
     stored = 0
-    if batch.rows:
+    if batch.rows and db.get_bind().dialect.name == "postgresql":
+        stored = _copy_insert_postgresql(db, session.id, batch.rows)
+    elif batch.rows:
         statement = _insert(db).on_conflict_do_nothing().returning(RelayPacket.id)
         stored = len(db.execute(statement, [{"session_id": session.id, **r} for r in batch.rows]).all())
     answer = {
