@@ -102,7 +102,7 @@ async function route() {
     return;
   }
   if (needsToken && !signedIn) {
-    signOut("Sign in with a token to see this page.");
+    signOut("", { returnHere: true }); // not an error: the page opens once signed in
     return;
   }
   const controller = new AbortController();

@@ -32,13 +32,16 @@ export function takeReturnRoute() {
 }
 
 /** Forget the token and go to sign-in, saying why (reason may be empty for a plain sign-out). */
-export function signOut(reason = "") {
+/**
+ * Forget the token and go to the sign-in page. A `reason` is shown there (an error: a refused or expired token);
+ * `returnHere` alone (no reason) only remembers the page to come back to, as when someone opens a link before
+ * signing in.
+ */
+export function signOut(reason = "", { returnHere = Boolean(reason) } = {}) {
   sessionStorage.removeItem(TOKEN_KEY);
-  if (reason) {
-    sessionStorage.setItem(REASON_KEY, reason);
-    if (location.hash.startsWith("#/") && !location.hash.startsWith("#/login")) {
-      sessionStorage.setItem(RETURN_KEY, location.hash);
-    }
+  if (reason) sessionStorage.setItem(REASON_KEY, reason);
+  if (returnHere && location.hash.startsWith("#/") && !location.hash.startsWith("#/login")) {
+    sessionStorage.setItem(RETURN_KEY, location.hash);
   }
   if (location.hash !== "#/login") location.hash = "#/login";
 }
