@@ -3,8 +3,6 @@ WebSocket feed with resume, and the live strides against the offline analysis of
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +19,8 @@ from hardware.capture import parse_capture
 from hardware.protocol import SensorConfig
 from hardware.simulator import PRESETS, Segment, simulate_session
 from hardware.simulator.device import FaultPlan, virtual_sensors
-from hardware.simulator.serve import SimulatorServer
 from tests.server.conftest import Api, make_api
+from tests.server.sensors import ServedSensors
 
 SCHEDULE = (
     Segment(kind="stand", duration_s=4.0),
@@ -34,38 +32,13 @@ DROP_START_S, DROP_S = 12.0, 5.0  # the left thigh's link is down from 12 s to 1
 RUN_S = 26.0
 
 
-class Simulator:
-    """Virtual sensors served over TCP from a thread of their own (the app runs in the TestClient's thread)."""
-
-    def __init__(self) -> None:
-        session = simulate_session(
-            PRESETS["anterior_tilt_compensation"](), schedule=SCHEDULE, sampling_rate_hz=100.0, seed=5
-        )
-        faults = {"left_thigh": FaultPlan(disconnects=((DROP_START_S, DROP_S),))}
-        self.sensors = virtual_sensors(session, config=SensorConfig(rate_hz=100.0), faults=faults, seed=5)
-        self.urls: dict[str, str] = {}
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with SimulatorServer(self.sensors) as sim:
-            self.urls = {e.placement: e.url for e in await sim.open_tcp()}
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> Simulator:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+def compensated_walker() -> ServedSensors:
+    """The walker with a compensation pattern; the left thigh's link goes down for ``DROP_S`` at ``DROP_START_S``."""
+    session = simulate_session(
+        PRESETS["anterior_tilt_compensation"](), schedule=SCHEDULE, sampling_rate_hz=100.0, seed=5
+    )
+    faults = {"left_thigh": FaultPlan(disconnects=((DROP_START_S, DROP_S),))}
+    return ServedSensors(virtual_sensors(session, config=SensorConfig(rate_hz=100.0), faults=faults, seed=5))
 
 
 @dataclass
@@ -101,7 +74,7 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
         headers = {"Authorization": f"Bearer {clinician_token}"}
         patient = api.patient(headers, height_m=1.75)
         session_id = api.session(headers, patient)
-        with Simulator() as sim:
+        with compensated_walker() as sim:
             t0 = time.monotonic()
             api.ok(
                 api.client.post(f"/api/v1/sessions/{session_id}/live", json={"sensors": sim.urls}, headers=headers), 201

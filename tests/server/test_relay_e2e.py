@@ -12,12 +12,10 @@ byte for byte, the queue folder is empty, and an analysis of the session runs to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,9 +29,9 @@ from hardware.capture import Source, parse_capture
 from hardware.protocol import SensorConfig
 from hardware.simulator import PRESETS, Segment, simulate_session
 from hardware.simulator.device import virtual_sensors
-from hardware.simulator.serve import SimulatorServer
 from server.db import Database, RelayPacket
 from server.ingest import COMMAND_TYPE_BASE
+from tests.server.sensors import ServedSensors
 from tests.server.test_durability import FUSIONGAIT, ROOT, Server
 
 SCHEDULE = (
@@ -47,35 +45,10 @@ RUN_S = sum(s.duration_s for s in SCHEDULE)
 OUTAGE_S = 4.0
 
 
-class Sensors:
-    """Three virtual sensors walking ``SCHEDULE`` at 100 Hz, served over TCP from a thread of their own."""
-
-    def __init__(self) -> None:
-        session = simulate_session(PRESETS["healthy"](), schedule=SCHEDULE, sampling_rate_hz=100.0, seed=9)
-        self.sensors = virtual_sensors(session, config=SensorConfig(rate_hz=100.0), seed=9)
-        self.urls: dict[str, str] = {}
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with SimulatorServer(self.sensors) as sim:
-            self.urls = {e.placement: e.url for e in await sim.open_tcp()}
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> Sensors:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+def healthy_walker() -> ServedSensors:
+    """Three virtual sensors walking ``SCHEDULE`` at 100 Hz, served over TCP."""
+    session = simulate_session(PRESETS["healthy"](), schedule=SCHEDULE, sampling_rate_hz=100.0, seed=9)
+    return ServedSensors(virtual_sensors(session, config=SensorConfig(rate_hz=100.0), seed=9))
 
 
 def wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
@@ -165,7 +138,7 @@ def test_the_relay_survives_an_outage_a_kill_and_a_duplicate_and_stores_every_pa
     def stored() -> int:
         return sum(int(v) for v in ok(api.get(f"/sessions/{session_id}/relay-packets")).values())
 
-    with Sensors() as sim:
+    with healthy_walker() as sim:
         t_sim = time.monotonic()
         relay = start_relay(sim.urls, tmp_path / "relay-1.imucap")
         wait_for("the first uploads", lambda: stored() > 0)
