@@ -26,6 +26,7 @@ import platformdirs
 
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.supervisor import Backoff
+from server.argtypes import positive_number
 from server.record_cmd import _sensor_url, status_line
 
 __all__ = ["add_relay_parser", "relay_status_line"]
@@ -33,16 +34,6 @@ __all__ = ["add_relay_parser", "relay_status_line"]
 #: The longest wait between upload retries by default (``firmware_bridge.relay.RELAY_BACKOFF.max_s``; the relay
 #: module, and httpx with it, is imported only when the command runs).
 _RETRY_MAX_S = 60.0
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
 
 
 def add_relay_parser(commands: Any) -> None:
@@ -71,14 +62,14 @@ def add_relay_parser(commands: Any) -> None:
         metavar="DIR",
         help="the queue folder (default: the user's data folder, fusiongait/relay/SESSION_ID)",
     )
-    rel.add_argument("--batch-s", type=_positive, default=10.0, help="seconds per batch (default 10)")
+    rel.add_argument("--batch-s", type=positive_number, default=10.0, help="seconds per batch (default 10)")
     rel.add_argument("--capture", type=Path, metavar="FILE.imucap", help="also write everything received here")
-    rel.add_argument("--duration-s", type=_positive, help="stop after this many seconds")
+    rel.add_argument("--duration-s", type=positive_number, help="stop after this many seconds")
     rel.add_argument("--subject", default="", help="subject id for the batch headers")
     rel.add_argument("--sync-period-s", type=float, default=1.0, help="mean time between sync pings (default 1)")
     rel.add_argument(
         "--retry-max-s",
-        type=_positive,
+        type=positive_number,
         default=_RETRY_MAX_S,
         help=f"longest wait between upload retries (default {_RETRY_MAX_S:g})",
     )

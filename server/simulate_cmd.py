@@ -21,18 +21,9 @@ from hardware.simulator.device import FaultPlan, virtual_sensors
 from hardware.simulator.record import LinkModel, record_session
 from hardware.simulator.serve import SimulatorServer
 from hardware.simulator.walker import Segment
+from server.argtypes import positive_number
 
 __all__ = ["add_simulate_parser"]
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def _probability(text: str) -> float:
@@ -60,9 +51,13 @@ def add_simulate_parser(commands: Any) -> None:
     sim.add_argument(
         "--rate-hz", type=float, choices=OUTPUT_RATES_HZ[2:4], default=100.0, help="output rate (default: 100)"
     )
-    sim.add_argument("--walk-s", type=_positive, default=120.0, help="length of the walk that loops (default: 120)")
-    sim.add_argument("--speed", type=_positive, default=1.0, help="simulated seconds per real second (default: 1)")
-    sim.add_argument("--duration-s", type=_positive, help="stop after this many simulated seconds")
+    sim.add_argument(
+        "--walk-s", type=positive_number, default=120.0, help="length of the walk that loops (default: 120)"
+    )
+    sim.add_argument(
+        "--speed", type=positive_number, default=1.0, help="simulated seconds per real second (default: 1)"
+    )
+    sim.add_argument("--duration-s", type=positive_number, help="stop after this many simulated seconds")
     sim.add_argument("--no-pty", action="store_true", help="do not open pseudo-terminals")
     sim.add_argument("--no-tcp", action="store_true", help="do not listen on TCP")
     sim.add_argument("--port", type=int, default=0, help="first TCP port (default: free ports)")
