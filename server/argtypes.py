@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["positive_number"]
+from firmware_bridge.session import PLACEMENT_IDS
+
+__all__ = ["positive_number", "sensor_url"]
 
 
 def positive_number(text: str) -> float:
@@ -16,3 +18,13 @@ def positive_number(text: str) -> float:
     if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def sensor_url(text: str) -> tuple[str, str]:
+    """``PLACEMENT=URL`` of a sensor link (``fusiongait record`` and ``relay``), the placement checked."""
+    placement, sep, url = text.partition("=")
+    if not sep or not url or "://" not in url:
+        raise argparse.ArgumentTypeError(f"expected PLACEMENT=URL (e.g. pelvis=ble://FG-pelvis), got {text!r}")
+    if placement not in PLACEMENT_IDS:
+        raise argparse.ArgumentTypeError(f"unknown placement {placement!r}; expected one of {', '.join(PLACEMENT_IDS)}")
+    return placement, url

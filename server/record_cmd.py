@@ -18,18 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.session import PLACEMENT_IDS, BridgeSession
+from firmware_bridge.session import BridgeSession
+from server.argtypes import sensor_url
 
 __all__ = ["add_record_parser", "status_line"]
-
-
-def _sensor_url(text: str) -> tuple[str, str]:
-    placement, sep, url = text.partition("=")
-    if not sep or not url or "://" not in url:
-        raise argparse.ArgumentTypeError(f"expected PLACEMENT=URL (e.g. pelvis=ble://FG-pelvis), got {text!r}")
-    if placement not in PLACEMENT_IDS:
-        raise argparse.ArgumentTypeError(f"unknown placement {placement!r}; expected one of {', '.join(PLACEMENT_IDS)}")
-    return placement, url
 
 
 def add_record_parser(commands: Any) -> None:
@@ -44,7 +36,7 @@ def add_record_parser(commands: Any) -> None:
         ),
     )
     rec.add_argument(
-        "--sensor", action="append", type=_sensor_url, required=True, metavar="PLACEMENT=URL", help="a sensor link"
+        "--sensor", action="append", type=sensor_url, required=True, metavar="PLACEMENT=URL", help="a sensor link"
     )
     rec.add_argument("--out", type=Path, required=True, metavar="FILE.imucap", help="the capture to write (new file)")
     rec.add_argument("--duration-s", type=float, help="stop after this many seconds")

@@ -26,8 +26,8 @@ import platformdirs
 
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.supervisor import Backoff
-from server.argtypes import positive_number
-from server.record_cmd import _sensor_url, status_line
+from server.argtypes import positive_number, sensor_url
+from server.record_cmd import status_line
 
 __all__ = ["add_relay_parser", "relay_status_line"]
 
@@ -54,7 +54,7 @@ def add_relay_parser(commands: Any) -> None:
         "--token-file", type=Path, required=True, metavar="FILE", help="a file holding the relay token (re-read)"
     )
     rel.add_argument(
-        "--sensor", action="append", type=_sensor_url, required=True, metavar="PLACEMENT=URL", help="a sensor link"
+        "--sensor", action="append", type=sensor_url, required=True, metavar="PLACEMENT=URL", help="a sensor link"
     )
     rel.add_argument(
         "--queue-dir",
