@@ -73,3 +73,90 @@ def test_without_enough_baseline_days_it_says_why() -> None:
     assert trend.first_persistent_day is None and "baseline has 2 valid days" in trend.reason
     with pytest.raises(GaitError, match="no published change"):
         TrendAnalyzer().run("cadence_spm", day, value, valid, baseline)
+
+
+# ------------------------------------------------------------------------------------ HomeTrendReport
+def _day(iso: str, *, speed: float, ext_left: float, sufficient: bool = True, strides: int = 40) -> dict:
+    """A day entry as ``DailyResult.to_json`` writes it (only what the trend report reads)."""
+    bin_ = {
+        "speed_low_mps": 0.9,
+        "speed_high_mps": 1.2,
+        "n_strides": {"left": strides, "right": strides},
+        "metrics": {
+            "hip_peak_extension_left_deg": {"median": ext_left},
+            "hip_peak_extension_right_deg": {"median": -12.0},
+            "mean_tilt_deg": {"median": 10.0},
+        },
+        "derived": {"stance_symmetry_ratio": 1.01, "pelvic_drop_asymmetry_deg": 0.2},
+    }
+    return {
+        "date": iso,
+        "sufficient": sufficient,
+        "steps": 5000,
+        "walking_s": 3000.0,
+        "walking_speed_median_mps": speed,
+        "walking_speed_p90_mps": speed + 0.2,
+        "kinematics": {"bins": [bin_]},
+    }
+
+
+def _home_days(n_days: int, change_day: int) -> list[dict]:
+    import datetime as dt
+
+    rng = np.random.default_rng(4)
+    start = dt.date(2026, 3, 1)
+    out = []
+    for i in range(n_days):
+        changed = i + 1 >= change_day
+        out.append(
+            _day(
+                (start + dt.timedelta(days=i)).isoformat(),
+                speed=1.10 + rng.normal(0, 0.01) - (0.15 if changed else 0.0),
+                ext_left=-12.0 + rng.normal(0, 0.3),
+            )
+        )
+    return out
+
+
+def test_the_home_report_fires_f6_after_the_persistence_window_and_not_before() -> None:
+    from gait.trends import HomeTrendReport
+
+    # Baseline days 1-7; speed 0.15 m/s lower from day 8. The weekly median crosses on day 11 (4 of 7 days
+    # changed); held 14 days in a row, the flag fires on day 24.
+    days = _home_days(30, change_day=8)
+    doc = HomeTrendReport().run(days, baseline=("2026-03-01", "2026-03-07"), baseline_source="test plateau")
+    f6 = next(f for f in doc["flags"] if f["id"] == "F6")
+    assert f6["status"] == "flagged" and f6["first_fired"] == "2026-03-24"
+    assert f6["text"].startswith("Pattern consistent with") and "not a diagnosis" in f6["text"]
+    speed = next(m for m in doc["metrics"] if m["metric"] == "walking_speed_median_mps")
+    assert speed["first_persistent_date"] == "2026-03-24" and speed["unit"] == "m/s"
+    assert speed["baseline_median"] == pytest.approx(1.10, abs=0.02)
+    f1 = next(f for f in doc["flags"] if f["id"] == "F1")
+    assert f1["status"] == "not flagged"  # hip extension did not change
+
+    before = HomeTrendReport().run(days[:23], baseline=("2026-03-01", "2026-03-07"))
+    f6_before = next(f for f in before["flags"] if f["id"] == "F6")
+    assert f6_before["status"] == "pending" and f6_before["first_fired"] is None
+
+
+def test_insufficient_days_and_thin_speed_bins_are_not_counted() -> None:
+    from gait.trends import HomeTrendReport
+
+    days = _home_days(10, change_day=99)
+    days[2]["sufficient"] = False
+    days[3] = _day(days[3]["date"], speed=1.1, ext_left=-30.0, strides=5)  # too few strides in the bin
+    doc = HomeTrendReport().run(days, baseline=("2026-03-01", "2026-03-07"))
+    assert doc["baseline"]["valid_days"] == 6
+    ext = next(m for m in doc["metrics"] if m["metric"] == "hip_peak_extension_left_deg")
+    assert [d["valid"] for d in ext["daily"][:4]] == [True, True, False, False]
+    assert ext["baseline_days"] == 5
+    with pytest.raises(GaitError, match="one entry per date"):
+        HomeTrendReport().run(days + days[:1], baseline=("2026-03-01", "2026-03-07"))
+
+
+def test_without_enough_baseline_days_the_flags_say_why() -> None:
+    from gait.trends import HomeTrendReport
+
+    doc = HomeTrendReport().run(_home_days(10, change_day=99), baseline=("2026-03-01", "2026-03-02"))
+    f6 = next(f for f in doc["flags"] if f["id"] == "F6")
+    assert f6["status"] == "insufficient data" and "at least 3 are needed" in f6["text"]
