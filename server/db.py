@@ -46,6 +46,7 @@ __all__ = [
     "Database",
     "Device",
     "GaitSession",
+    "HomeDay",
     "IdempotencyRecord",
     "Patient",
     "RecordingFile",
@@ -109,6 +110,11 @@ class Patient(Base):
     sensor_height_m: Mapped[float | None]
     surgery_date: Mapped[dt.date | None]
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Home monitoring: the patient's local time (calendar days start at local midnight) and the baseline period
+    # the home trends compare with (CLINICAL.md §5 rule 4; unset: the pre-op days, else the first week).
+    utc_offset_min: Mapped[int] = mapped_column(Integer, default=0)
+    home_baseline_start: Mapped[dt.date | None]
+    home_baseline_end: Mapped[dt.date | None]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -141,6 +147,7 @@ class RelayPacket(Base):
     __tablename__ = "relay_packets"
     __table_args__ = (
         UniqueConstraint("session_id", "sensor_id", "ver_type", "sample_idx", "t_us", name="uq_relay_packet"),
+        Index("ix_relay_packets_session_wall", "session_id", "t_wall_ns"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
@@ -149,6 +156,9 @@ class RelayPacket(Base):
     sample_idx: Mapped[int] = mapped_column(BigInteger)
     t_us: Mapped[int] = mapped_column(BigInteger)
     t_host_ns: Mapped[int] = mapped_column(BigInteger)  # the relay's clock at arrival
+    # The same instant on the relay's wall clock (UTC ns, from the batch header's clock pair; None without one):
+    # orders packets across relay restarts and puts them on calendar days.
+    t_wall_ns: Mapped[int | None] = mapped_column(BigInteger)
     packet: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -175,6 +185,25 @@ class Analysis(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class HomeDay(Base):
+    """The everyday-walking analysis of one local calendar day of a home session (``fusiongait.daily/1`` day)."""
+
+    __tablename__ = "home_days"
+    __table_args__ = (UniqueConstraint("session_id", "date", name="uq_home_day"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    date: Mapped[dt.date]
+    status: Mapped[str] = mapped_column(
+        Enum("queued", "running", "done", "failed", name="home_day_status", native_enum=False), default="queued"
+    )
+    # Relay packets of the day when its analysis was queued: more since then means the day is out of date.
+    n_packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Device(Base):

@@ -52,7 +52,9 @@ class ParsedBatch:
     sensors : dict of int to str
         ``sensor_id → placement`` from the batch's header.
     rows : list of dict
-        One per packet or command kept: ``sensor_id, ver_type, sample_idx, t_us, t_host_ns, packet``.
+        One per packet or command kept: ``sensor_id, ver_type, sample_idx, t_us, t_host_ns, t_wall_ns, packet``
+        (``t_wall_ns``: the arrival on the relay's wall clock, UTC, from the header's first clock pair; None when
+        the header has none).
     rejected : list of str
         One line per refused record (record index and reason).
     body_sha256 : str
@@ -98,6 +100,8 @@ def parse_relay_batch(body: bytes) -> ParsedBatch:
     if unknown:
         raise BadInput(f"relay batch: records of sensor ids {unknown} that the header does not list")
 
+    pairs = capture.header.clock_pairs
+    wall_offset_ns = pairs[0][0] - pairs[0][1] if pairs else None
     rejected: list[str] = []
     decoded = capture.decode()
     valid = np.zeros(len(capture), dtype=bool)
@@ -129,6 +133,7 @@ def parse_relay_batch(body: bytes) -> ParsedBatch:
             "sample_idx": int(s),
             "t_us": int(t),
             "t_host_ns": int(capture.t_host_ns[i]),
+            "t_wall_ns": None if wall_offset_ns is None else int(capture.t_host_ns[i]) + wall_offset_ns,
             "packet": capture.packet(int(i)),
         }
         for i, v, s, t in zip(packets.tolist(), ver_type.tolist(), sample_idx.tolist(), t_us.tolist(), strict=True)
@@ -147,6 +152,7 @@ def parse_relay_batch(body: bytes) -> ParsedBatch:
                 "sample_idx": command.token,
                 "t_us": int(capture.t_host_ns[i]),  # a command has no device time: the relay's clock keys it
                 "t_host_ns": int(capture.t_host_ns[i]),
+                "t_wall_ns": None if wall_offset_ns is None else int(capture.t_host_ns[i]) + wall_offset_ns,
                 "packet": packet,
             }
         )
@@ -160,7 +166,7 @@ def _insert(db: Session) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RelayPacket)
 
 
-_PACKET_COLUMNS = ("session_id", "sensor_id", "ver_type", "sample_idx", "t_us", "t_host_ns", "packet")
+_PACKET_COLUMNS = ("session_id", "sensor_id", "ver_type", "sample_idx", "t_us", "t_host_ns", "t_wall_ns", "packet")
 
 
 def _copy_insert_postgresql(db: Session, session_id: str, rows: list[dict[str, Any]]) -> int:
@@ -171,10 +177,11 @@ def _copy_insert_postgresql(db: Session, session_id: str, rows: list[dict[str, A
     columns = ", ".join(_PACKET_COLUMNS)
     cursor.execute(
         "CREATE TEMPORARY TABLE IF NOT EXISTS relay_packets_in (session_id varchar(32), sensor_id integer, "
-        "ver_type integer, sample_idx bigint, t_us bigint, t_host_ns bigint, packet bytea) ON COMMIT DELETE ROWS"
+        "ver_type integer, sample_idx bigint, t_us bigint, t_host_ns bigint, t_wall_ns bigint, packet bytea) "
+        "ON COMMIT DELETE ROWS"
     )
     with cursor.copy(f"COPY relay_packets_in ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["varchar", "int4", "int4", "int8", "int8", "int8", "bytea"])
+        copy.set_types(["varchar", "int4", "int4", "int8", "int8", "int8", "int8", "bytea"])
         for r in rows:
             copy.write_row((session_id, *(r[c] for c in _PACKET_COLUMNS[1:])))
     cursor.execute(
@@ -244,24 +251,52 @@ def relay_packet_counts(db: Session, session_id: str) -> dict[int, int]:
     return {int(s): int(n) for s, n in rows}
 
 
-def relay_capture(db: Session, session: GaitSession) -> Capture | None:
-    """Everything the relays uploaded to a session, as one capture (records in the relay's arrival order).
+def relay_capture(
+    db: Session, session: GaitSession, *, wall_from_ns: int | None = None, wall_to_ns: int | None = None
+) -> Capture | None:
+    """What the relays uploaded to a session, as one capture.
 
-    Returns None when nothing was uploaded.
+    Records come in the relays' arrival order. When every packet carries the relay's wall-clock time (the batch
+    headers had a clock pair), that time is the capture's host clock, so the Recording starts at its UTC time and
+    packets of relay runs with different monotonic clocks fall in order; otherwise the relays' own clock is used.
+
+    Parameters
+    ----------
+    wall_from_ns, wall_to_ns : int, optional
+        Only the packets that arrived in ``[wall_from_ns, wall_to_ns)`` on the relay's wall clock (UTC ns), e.g. one
+        calendar day of a home session; packets without a wall-clock time are then left out.
+
+    Returns None when nothing was uploaded (in the window).
     """
+    where = [RelayPacket.session_id == session.id]
+    if wall_from_ns is not None:
+        where.append(RelayPacket.t_wall_ns >= wall_from_ns)
+    if wall_to_ns is not None:
+        where.append(RelayPacket.t_wall_ns < wall_to_ns)
+    windowed = wall_from_ns is not None or wall_to_ns is not None
+    if not windowed:
+        without_wall = db.scalar(
+            select(func.count()).where(RelayPacket.session_id == session.id, RelayPacket.t_wall_ns.is_(None))
+        )
+        windowed = without_wall == 0  # every packet has a wall-clock time: use it
+    host = RelayPacket.t_wall_ns if windowed else RelayPacket.t_host_ns
     rows = db.execute(
-        select(RelayPacket.t_host_ns, RelayPacket.sensor_id, RelayPacket.ver_type, RelayPacket.packet)
-        .where(RelayPacket.session_id == session.id)
-        .order_by(RelayPacket.t_host_ns, RelayPacket.id)
+        select(host, RelayPacket.sensor_id, RelayPacket.ver_type, RelayPacket.packet)
+        .where(*where)
+        .order_by(host, RelayPacket.id)
     ).all()
     if not rows:
         return None
+    # On the wall clock, host times count from the first packet (UTC ns are too large for the float64 microseconds
+    # of the clock sync); the clock pair says where that is.
+    base_ns = int(rows[0][0] or 0) if windowed else 0
     header = CaptureHeader(
         sensors=tuple(CaptureSensor(int(k), v) for k, v in sorted(session.sensors.items(), key=lambda kv: int(kv[0]))),
         session_id=session.id,
+        clock_pairs=((base_ns, 0),) if windowed else (),
     )
     records = encode_records(
-        (int(t), Source.HOST_COMMAND if v >= COMMAND_TYPE_BASE else Source.RELAY, int(s), bytes(p))
+        (int(t or 0) - base_ns, Source.HOST_COMMAND if v >= COMMAND_TYPE_BASE else Source.RELAY, int(s), bytes(p))
         for t, s, v, p in rows
     )
     return parse_capture(encode_header(header) + records)
