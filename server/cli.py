@@ -8,7 +8,7 @@
                        [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD]
                        [--session-label TEXT] [--quiet]
     fusiongait analyze CAPTURE.imucap [same options]
-    fusiongait serve | admin | record | relay | simulate ...   (see their --help)
+    fusiongait serve | admin | record | relay | simulate | batch ...   (see their --help)
 
 Exit status: 0 on success; 2 for bad input (arguments, files, data the analysis cannot use), with exactly one
 line ``fusiongait: error: <reason>`` on stderr and no traceback; 1 when the output cannot be written or the
@@ -38,6 +38,7 @@ from gait.report import REPORT_SCHEMA
 from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
 from server.analysis import AnalysisOptions, analyze_recording
+from server.batch_cmd import add_batch_parser
 from server.record_cmd import add_record_parser
 from server.relay_cmd import add_relay_parser
 from server.serve_cmd import add_admin_parser, add_serve_parser
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_relay_parser(commands)
     add_serve_parser(commands)
     add_admin_parser(commands)
+    add_batch_parser(commands)
     analyze = commands.add_parser(
         "analyze",
         help="analyse recorded sensor files",
