@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -48,6 +49,7 @@ __all__ = [
     "GaitSession",
     "HomeDay",
     "IdempotencyRecord",
+    "Job",
     "Patient",
     "RecordingFile",
     "RelayPacket",
@@ -203,6 +205,35 @@ class HomeDay(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str] = mapped_column(Text, default="")
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Job(Base):
+    """A background job that any service process may claim (:mod:`server.job_queue`): one row per target.
+
+    ``kind`` names what runs (``analysis``, ``home_day``) and ``target_id`` the row it works on. A process claims a
+    queued job, or a running one whose lease has expired (its process stopped), with ``SELECT ... FOR UPDATE SKIP
+    LOCKED`` and holds it by renewing ``lease_expires_at``; ``attempts`` counts the claims.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "target_id", name="uq_job_target"),
+        Index("ix_jobs_claim", "status", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(
+        Enum("queued", "running", "done", "failed", name="job_status", native_enum=False), default="queued"
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Queued again while it ran (new data): it goes back to ``queued`` when this run ends.
+    requeued: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
