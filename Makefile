@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-offline test lint typecheck unit validate bench clean browser
+.PHONY: demo demo-offline test lint typecheck unit jstest validate bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,15 @@ browser:
 unit: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck unit
+# The phone relay's logic (server/static/js/relay/) with Node's built-in test runner: no npm packages. Node comes with
+# the machine image; where it is missing, Debian's package is installed (needs root, as on the project machines).
+jstest:
+	@command -v node >/dev/null 2>&1 || { \
+		echo "installing nodejs (Debian package) for the JavaScript tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
+	node --test tests/js/
+
+test: lint typecheck jstest unit
 
 validate: $(STAMP)
 	$(BIN)/python scripts/validate_events.py
