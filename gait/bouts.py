@@ -6,7 +6,15 @@ that is at least ``min_steps`` steps in a regular rhythm. Steps come from the ve
 times and do not jump (a pause or a missed step ends the bout). The bout starts at its first *strong* step: the
 toe-off that starts walking from standing makes a weak bump, whereas the first heel strike carries the body's
 weight. One weaker closing step at the end is accepted when it keeps the rhythm (stopping lands the last foot
-with little load).
+with little load). The weak candidate just before the first strong step is handed on as the bout's opening
+candidate: it is the first heel strike when it keeps the rhythm and brakes the body like the other steps
+(:meth:`gait.events.PelvisEventDetector.confirm_opening` decides, on the forward acceleration).
+
+One peak per step: in slow walking and at gait initiation the vertical acceleration of a step often has a second,
+smaller hump about a third of a step after the heel strike. Such a hump is no step: of two candidates closer than
+half the local step time (from the peaks of a more strongly smoothed copy of the signal, where the two humps have
+merged), the less prominent is dropped. Without this, the humps broke slow walks into pieces shorter than a walking
+bout, or were counted as steps, depending on the walking speed.
 
 Turns come from the yaw rate of the pelvis (gyro about the vertical), low-passed; a turn is a stretch above a rate
 threshold whose integrated angle reaches ``min_turn_deg`` (El-Gohary et al. 2014 style).
@@ -61,6 +69,27 @@ def quiet_standing(
     return np.asarray((sd < max_acc_sd_mps2) & (rate_mean < max_gyr_dps) & finite, dtype=bool)
 
 
+def _one_per_step(idx: IntArray, prominence: FloatArray, min_gap: FloatArray, max_gap: int) -> NDArray[np.bool_]:
+    """Peaks to keep: those with no more prominent peak closer than their ``min_gap`` (samples, per peak).
+
+    Vectorised over peaks; the loop runs over neighbour offsets only (peaks are at least a minimum step apart, so
+    at most ``max_gap / min spacing`` neighbours can be that close).
+    """
+    n = idx.size
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep
+    spacing = max(1, int(np.min(np.diff(idx))))
+    for k in range(1, min(n, max_gap // spacing + 1)):
+        gap = idx[k:] - idx[:-k]
+        close = gap < np.minimum(min_gap[k:], min_gap[:-k])
+        later_stronger = close & (prominence[k:] > prominence[:-k])
+        earlier_stronger = close & (prominence[:-k] >= prominence[k:])
+        keep[:-k] &= ~later_stronger
+        keep[k:] &= ~earlier_stronger
+    return keep
+
+
 @dataclass(frozen=True, slots=True)
 class StepCandidates:
     """Peaks of the smoothed vertical acceleration: one per step while walking.
@@ -87,10 +116,15 @@ class WalkingBout:
         Sample index of each step candidate of the bout (rough initial contacts), increasing.
     closing_step : bool
         True when the last step was accepted as a weak closing step.
+    opening_idx : int
+        The weaker step candidate just before the first step, in the bout's rhythm, that may be the first heel
+        strike of gait initiation or the toe-off before it (the vertical acceleration cannot tell them apart;
+        :class:`gait.events.PelvisEventDetector` decides on the forward acceleration); -1 when there is none.
     """
 
     step_idx: IntArray
     closing_step: bool
+    opening_idx: int = -1
 
     @property
     def start_idx(self) -> int:
@@ -120,6 +154,14 @@ class BoutDetector:
         A step interval more than this factor from the bout's running median ends the bout.
     min_steps : int
         Fewest steps in a bout (4 steps = 2 strides of both feet, Mobilise-D).
+    rhythm_smoothing_s : float
+        SD of the coarser Gaussian whose peaks give the local step time (:meth:`step_period_s`).
+    rhythm_fraction : float
+        Two step candidates closer than this fraction of the local step time are one step: the less prominent is
+        dropped (0 switches this off).
+    opening_prominence : float
+        An opening candidate (:attr:`WalkingBout.opening_idx`) is at least this fraction of the bout's median step
+        prominence.
     """
 
     def __init__(
@@ -132,6 +174,9 @@ class BoutDetector:
         relative_prominence: float = 0.35,
         max_interval_jump: float = 1.8,
         min_steps: int = 4,
+        rhythm_smoothing_s: float = 0.1,
+        rhythm_fraction: float = 0.5,
+        opening_prominence: float = 0.25,
     ) -> None:
         self.smoothing_s = smoothing_s
         self.min_step_s = min_step_s
@@ -140,16 +185,47 @@ class BoutDetector:
         self.relative_prominence = relative_prominence
         self.max_interval_jump = max_interval_jump
         self.min_steps = min_steps
+        self.rhythm_smoothing_s = rhythm_smoothing_s
+        self.rhythm_fraction = rhythm_fraction
+        self.opening_prominence = opening_prominence
 
     def candidates(self, vertical_acc_mps2: FloatArray, sampling_rate_hz: float) -> StepCandidates:
-        """All peaks of the smoothed vertical acceleration (gravity removed), NaN-free input of shape (n,)."""
-        smooth = ndimage.gaussian_filter1d(vertical_acc_mps2, self.smoothing_s * sampling_rate_hz, axis=-1)
+        """Peaks of the smoothed vertical acceleration (gravity removed), NaN-free input of shape (n,).
+
+        One peak per step: a peak with a more prominent one closer than ``rhythm_fraction`` of the local step time
+        is the second hump of the same step (slow walking, gait initiation) and is dropped
+        (:meth:`step_period_s`).
+        """
+        fs = sampling_rate_hz
+        smooth = ndimage.gaussian_filter1d(vertical_acc_mps2, self.smoothing_s * fs, axis=-1)
         idx, props = signal.find_peaks(
-            smooth,
-            distance=max(1, int(self.min_step_s * sampling_rate_hz)),
-            prominence=0.25 * self.min_prominence_mps2,
+            smooth, distance=max(1, int(self.min_step_s * fs)), prominence=0.25 * self.min_prominence_mps2
         )
-        return StepCandidates(idx=idx.astype(np.int64), prominence_mps2=props["prominences"].astype(np.float64))
+        idx = idx.astype(np.int64)
+        prom = props["prominences"].astype(np.float64)
+        if self.rhythm_fraction > 0 and idx.size > 1:
+            period = self.step_period_s(vertical_acc_mps2, idx, fs)
+            keep = _one_per_step(idx, prom, self.rhythm_fraction * period * fs, round(self.max_step_s * fs))
+            idx, prom = idx[keep], prom[keep]
+        return StepCandidates(idx=idx, prominence_mps2=prom)
+
+    def step_period_s(self, vertical_acc_mps2: FloatArray, at_idx: IntArray, sampling_rate_hz: float) -> FloatArray:
+        """Local step time at each of ``at_idx``, from the peaks of the vertical acceleration smoothed at the
+        coarser ``rhythm_smoothing_s`` (where a step's humps have merged into one): running median of 5
+        consecutive plausible peak intervals, interpolated in time. ``max_step_s`` where no rhythm is seen.
+        """
+        fs = sampling_rate_hz
+        coarse = ndimage.gaussian_filter1d(vertical_acc_mps2, self.rhythm_smoothing_s * fs, axis=-1)
+        peaks, _ = signal.find_peaks(
+            coarse, distance=max(1, int(self.min_step_s * fs)), prominence=0.25 * self.min_prominence_mps2
+        )
+        interval_s = np.diff(peaks) / fs
+        plausible = (interval_s >= self.min_step_s) & (interval_s <= self.max_step_s)
+        if not plausible.any():
+            return np.full(at_idx.shape, self.max_step_s)
+        mid = 0.5 * (peaks[1:] + peaks[:-1])[plausible]
+        med = ndimage.median_filter(interval_s[plausible], size=5, mode="nearest")
+        return np.asarray(np.interp(at_idx, mid, med), dtype=np.float64)
 
     def bouts(self, cand: StepCandidates, sampling_rate_hz: float) -> list[WalkingBout]:
         """Group step candidates into bouts of regular, strong steps (plus one weak closing step)."""
@@ -185,7 +261,17 @@ class BoutDetector:
                 if is_last_strong and 0.6 * median_step <= gap <= 1.5 * median_step:
                     steps = np.append(steps, nxt)
                     closing = True
-            bouts.append(WalkingBout(step_idx=steps.astype(np.int64), closing_step=closing))
+            opening = -1
+            first_pos = all_pos[start]
+            if first_pos > 0:
+                prv = int(cand.idx[first_pos - 1])
+                median_step = float(np.median(np.diff(steps)))
+                weak_enough = prom[first_pos - 1] >= self.opening_prominence * float(
+                    np.median(prom[strong][start : stop + 1])
+                )
+                if weak_enough and int(steps[0]) - prv <= 1.5 * median_step:
+                    opening = prv
+            bouts.append(WalkingBout(step_idx=steps.astype(np.int64), closing_step=closing, opening_idx=opening))
         return bouts
 
 

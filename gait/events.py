@@ -9,6 +9,12 @@ Final contact (FC). After each IC the body keeps braking until the trailing foot
 FC is taken at the minimum of the forward acceleration between 50 ms and 60% of the step after the IC (about 30 ms
 before the foot-sensor toe-off on the Voisard set). This is the lower-back estimate; thigh sensors refine it.
 
+First heel strike of gait initiation. The bout detector hands on the weak step candidate just before a bout's
+first step (:attr:`gait.bouts.WalkingBout.opening_idx`): the first heel strike, or the toe-off before it. It becomes
+the bout's first IC when its own IC lies 0.75-1.5 median step times before the first one (a toe-off lies a swing
+time, about 0.5-0.7 of a step, before it) and it brakes the body at least 0.4 times as much as the bout's median
+step (a toe-off barely brakes). Figures on the Voisard set and the simulated slow walker: docs/validation.md.
+
 Side. After a left heel strike the pelvis rolls with the right side dropping (contralateral drop in loading
 response), a positive angular rate about the forward axis; after a right heel strike the opposite. Each IC gets the
 mean roll rate over the loading response; the sides alternate, so a sliding vote over a few steps picks which
@@ -19,6 +25,7 @@ All refinements are vectorised over steps (a window matrix per step, no Python l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,6 +104,12 @@ class PelvisEventDetector:
         Loading-response window after IC for the roll-rate vote.
     side_vote_steps : int
         Steps in the sliding left/right vote.
+    braking_window_s : float
+        Window after IC over which the heel-strike braking is measured (:meth:`braking_mps2`).
+    opening_step_ratio : tuple of float
+        An opening heel strike lies this many of the bout's median step times before its first IC.
+    opening_braking : float
+        An opening heel strike brakes at least this fraction of the bout's median braking.
     """
 
     def __init__(
@@ -109,6 +122,9 @@ class PelvisEventDetector:
         fc_smoothing_s: float = 0.02,
         side_window_s: tuple[float, float] = (0.02, 0.15),
         side_vote_steps: int = 8,
+        braking_window_s: float = 0.2,
+        opening_step_ratio: tuple[float, float] = (0.75, 1.5),
+        opening_braking: float = 0.4,
     ) -> None:
         self.search_before_s = search_before_s
         self.search_after_s = search_after_s
@@ -117,6 +133,9 @@ class PelvisEventDetector:
         self.fc_smoothing_s = fc_smoothing_s
         self.side_window_s = side_window_s
         self.side_vote_steps = side_vote_steps
+        self.braking_window_s = braking_window_s
+        self.opening_step_ratio = opening_step_ratio
+        self.opening_braking = opening_braking
 
     def initial_contacts(
         self, fwd_smooth_mps2: FloatArray, fwd_slope: FloatArray, step_idx: IntArray, sampling_rate_hz: float
@@ -170,12 +189,43 @@ class PelvisEventDetector:
         side = np.where(is_left, LEFT, RIGHT).astype(np.int64)
         return side, confidence
 
+    def braking_mps2(self, fwd_smooth_mps2: FloatArray, ic_idx: IntArray, sampling_rate_hz: float) -> FloatArray:
+        """Heel-strike braking at each IC: the fall of the forward acceleration from IC to its lowest point in the
+        next ``braking_window_s``, shape (m,)."""
+        length = max(2, round(self.braking_window_s * sampling_rate_hz) + 1)
+        after, _ = windows(fwd_smooth_mps2, ic_idx, length)
+        return np.asarray(fwd_smooth_mps2[ic_idx] - after.min(axis=-1), dtype=np.float64)
+
+    def confirm_opening(
+        self, fwd_smooth_mps2: FloatArray, fwd_slope: FloatArray, opening_idx: int, ic_idx: IntArray, fs: float
+    ) -> int:
+        """IC of a bout's opening candidate (:attr:`gait.bouts.WalkingBout.opening_idx`) when it is a heel strike,
+        else -1.
+
+        The first heel strike of gait initiation starts a step of about the bout's step time and brakes the body
+        like the steps after it; the toe-off that precedes it (the same weak bump in the vertical acceleration) is
+        a swing time, not a step, before the first heel strike, and barely brakes.
+        """
+        if opening_idx < 0 or ic_idx.size < 3:
+            return -1
+        ic0 = int(self.initial_contacts(fwd_smooth_mps2, fwd_slope, np.array([opening_idx], dtype=np.int64), fs)[0])
+        step = float(np.median(np.diff(ic_idx)))
+        low, high = self.opening_step_ratio
+        if not low * step <= ic_idx[0] - ic0 <= high * step:
+            return -1
+        braking = self.braking_mps2(fwd_smooth_mps2, np.concatenate(([ic0], ic_idx)), fs)
+        if braking[0] < self.opening_braking * float(np.median(braking[1:])):
+            return -1
+        return ic0
+
     def detect(
         self,
         acc_body_mps2: FloatArray,
         gyr_body_dps: FloatArray,
         bout_steps: list[IntArray],
         sampling_rate_hz: float,
+        *,
+        opening_idx: Sequence[int] | None = None,
     ) -> list[BoutEvents]:
         """Events of each bout.
 
@@ -187,6 +237,9 @@ class PelvisEventDetector:
         bout_steps : list of int arrays
             Step peaks of each bout (:class:`gait.bouts.WalkingBout`).
         sampling_rate_hz : float
+        opening_idx : sequence of int, optional
+            Opening candidate of each bout (-1 for none); confirmed ones become the bout's first IC
+            (:meth:`confirm_opening`).
 
         Returns
         -------
@@ -201,11 +254,15 @@ class PelvisEventDetector:
         sos = signal.butter(2, [0.3, min(3.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
         roll = signal.sosfiltfilt(sos, gyr_body_dps[:, AP], axis=-1)
         out: list[BoutEvents] = []
-        for steps in bout_steps:
+        openings = list(opening_idx) if opening_idx is not None else [-1] * len(bout_steps)
+        for steps, opening in zip(bout_steps, openings, strict=True):
             ic = self.initial_contacts(fwd_ic, slope, steps, fs)
             # Refinement can, rarely, pull two steps onto one peak; keep increasing, distinct contacts.
             keep = np.concatenate(([True], np.diff(ic) > round(0.15 * fs)))
             ic = ic[keep]
+            first = self.confirm_opening(fwd_ic, slope, opening, ic, fs)
+            if first >= 0:
+                ic = np.concatenate(([first], ic)).astype(np.int64)
             fc = self.final_contacts(fwd_fc, ic, fs)
             side, confidence = self.sides(roll, ic, fs)
             out.append(BoutEvents(ic_idx=ic, fc_idx=fc, side=side, side_confidence=confidence))

@@ -19,7 +19,7 @@ from gait.errors import AnalysisError
 from gait.events import PelvisEventDetector
 from gait.frames import AP, GRAVITY_MPS2, SI
 from gait.kinematics import KinematicsEstimator, KinematicsResult
-from gait.preprocess import bridge_gaps, bridgeable, spans_clear, spans_mask
+from gait.preprocess import bridge_gaps, bridgeable, spans_mask
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
 from gait.spatiotemporal import (
     DEFAULT_PENDULUM_FACTOR,
@@ -128,15 +128,26 @@ class GaitResult:
 
 
 def _split_at_gaps(bouts: list[WalkingBout], usable: NDArray[np.bool_], min_steps: int) -> list[WalkingBout]:
-    """Split bouts wherever a step interval contains unusable samples."""
-    unusable = ~usable
+    """Split bouts wherever a step interval contains unusable samples (an opening candidate stays with the first
+    part, when the interval up to it is clear)."""
+    lost = np.concatenate(([0], np.cumsum(~usable, dtype=np.int64)))
     out: list[WalkingBout] = []
     for bout in bouts:
         s = bout.step_idx
-        for a, b in runs(spans_clear(unusable, s[:-1], s[1:])):
+        clear = (lost[s[1:] + 1] - lost[s[:-1]]) == 0
+        opening = bout.opening_idx
+        if opening >= 0 and lost[s[0] + 1] != lost[opening]:
+            opening = -1
+        for a, b in runs(clear):
             part = s[a : b + 1]
             if part.size >= min_steps:
-                out.append(WalkingBout(step_idx=part, closing_step=bout.closing_step and b + 1 == s.size))
+                out.append(
+                    WalkingBout(
+                        step_idx=part,
+                        closing_step=bout.closing_step and b + 1 == s.size,
+                        opening_idx=opening if a == 0 else -1,
+                    )
+                )
     return out
 
 
@@ -286,7 +297,9 @@ class GaitPipeline:
         acc_body = alignment.to_body(acc)
         gyr_body = alignment.to_body(gyr)
 
-        events = self.event_detector.detect(acc_body, gyr_body, [b.step_idx for b in bouts], fs)
+        events = self.event_detector.detect(
+            acc_body, gyr_body, [b.step_idx for b in bouts], fs, opening_idx=[b.opening_idx for b in bouts]
+        )
         turns, turning = self.turn_detector.detect(gyr_body[:, SI], fs)
 
         kept = [ev for ev in events if ev.ic_idx.size >= bd.min_steps]
