@@ -7,7 +7,8 @@
                        [--json OUT.json] [--html OUT.html] [--baseline EARLIER.json ...]
                        [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD]
                        [--session-label TEXT] [--quiet]
-    fusiongait analyze CAPTURE.imucap [same options]
+    fusiongait analyze INPUT [same options]      (a capture, vendor file or session folder; docs/interop.md)
+    fusiongait export INPUT --to parquet|hdf5|csv|mot|cycles-sto|strides-csv|strides-parquet|json [-o OUT]
     fusiongait serve | admin | record | relay | simulate | batch ...   (see their --help)
 
 Exit status: 0 on success; 2 for bad input (arguments, files, data the analysis cannot use), with exactly one
@@ -30,15 +31,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.readers.capture_format import read_capture
-from firmware_bridge.readers.csv_format import read_recording
+from firmware_bridge.readers.dispatch import open_recording, open_sensor_files
 from gait.errors import GaitError
 from gait.recording import KNOWN_PLACEMENTS, PELVIS
 from gait.report import REPORT_SCHEMA
-from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
 from server.analysis import AnalysisOptions, analyze_recording
 from server.batch_cmd import add_batch_parser
+from server.export_cmd import add_export_parser
+from server.inputs import placement_spec
 from server.record_cmd import add_record_parser
 from server.relay_cmd import add_relay_parser
 from server.serve_cmd import add_admin_parser, add_serve_parser
@@ -55,7 +56,6 @@ EXIT_USAGE = 2
 
 HEIGHT_RANGE_M = (0.8, 2.5)
 SENSOR_HEIGHT_RANGE_M = (0.4, 1.5)
-CAPTURE_SUFFIX = ".imucap"
 
 
 class UsageError(Exception):
@@ -116,14 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse recorded sensor files",
         description=(
             "Analyse one walking recording: one CSV file per sensor (header t_s, acc_x_mps2|acc_x_g, ..., "
-            "gyr_x_dps|gyr_x_rads, ...; the sensors may be mounted in any orientation) or a capture file."
+            "gyr_x_dps|gyr_x_rads, ...; the sensors may be mounted in any orientation), a capture file, a vendor "
+            "file (APDM Opal .h5, x-IMU3, Movella DOT, MetaWear, TSDF) or a folder of one session's files."
         ),
     )
     analyze.add_argument(
         "capture",
         nargs="?",
-        metavar="CAPTURE.imucap",
-        help="a capture file written by `fusiongait record`, the simulator or a relay (instead of --sensor)",
+        metavar="INPUT",
+        help="a capture, an APDM .h5, a FusionGait Parquet export, a TSDF *meta.json, an x-IMU3, Movella DOT or "
+        "MetaWear CSV export (recognised by content), or a folder of one session's per-sensor files (instead of "
+        "--sensor)",
     )
     analyze.add_argument(
         "--sensor",
@@ -131,7 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=_sensor_spec,
         default=[],
         metavar="PLACEMENT=FILE",
-        help=f"a sensor's CSV file; PLACEMENT is one of {', '.join(KNOWN_PLACEMENTS)} (pelvis is required)",
+        help=f"a sensor's file (generic CSV or a vendor's per-sensor export); PLACEMENT is one of "
+        f"{', '.join(KNOWN_PLACEMENTS)} (pelvis is required)",
+    )
+    analyze.add_argument(
+        "--placement",
+        action="append",
+        type=placement_spec,
+        default=[],
+        metavar="LABEL=PLACEMENT",
+        help="where the sensor labelled LABEL in INPUT was worn, when its label does not say (repeat)",
+    )
+    analyze.add_argument(
+        "--strict-units",
+        action="store_true",
+        help="refuse files whose data contradict their units (g vs m/s², rad/s vs deg/s) instead of converting them",
     )
     height = analyze.add_mutually_exclusive_group()
     height.add_argument(
@@ -175,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--quiet", action="store_true", help="do not print the summary (warnings still go to stderr)")
     analyze.set_defaults(handler=_analyze)
+    add_export_parser(commands)
     return parser
 
 
@@ -240,23 +258,10 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- commands
-def _is_capture(path: Path) -> bool:
-    """A capture by its first bytes (whatever its name), or by its suffix when it cannot be opened (said later)."""
-    try:
-        with path.open("rb") as fh:
-            return fh.read(len(CAPTURE_MAGIC)) == CAPTURE_MAGIC
-    except OSError:
-        return path.suffix.lower() == CAPTURE_SUFFIX
-
-
 def _analyze(args: argparse.Namespace) -> int:
     if args.capture is not None:
         if args.sensor:
-            raise UsageError("give either a capture file or --sensor files, not both")
-        if not _is_capture(Path(args.capture)):
-            raise UsageError(
-                f"{args.capture}: expected a capture file ({CAPTURE_SUFFIX}); give CSV files as --sensor PLACEMENT=FILE"
-            )
+            raise UsageError("give either an input file or folder, or --sensor files, not both")
     elif not args.sensor:
         raise UsageError(
             "no input: give --sensor pelvis=FILE (and optionally left_thigh=FILE, right_thigh=FILE) or a capture file"
@@ -279,14 +284,17 @@ def _analyze(args: argparse.Namespace) -> int:
     session = {"patient": args.patient, "date": args.session_date, "label": args.session_label}
 
     if args.capture is not None:
-        recording, reader_warnings = read_capture(args.capture)
+        recording, reader_warnings = open_recording(
+            args.capture, placements=dict(args.placement) or None, strict_units=args.strict_units
+        )
         sensors = {p: str(args.capture) for p in recording.placements}
         if PELVIS not in recording.placements:
             raise UsageError(
-                f"{args.capture}: the capture has no pelvis sensor (it has {', '.join(recording.placements)})"
+                f"{args.capture}: no pelvis sensor (it has {', '.join(recording.placements)}); map the pelvis "
+                "sensor's label with --placement LABEL=pelvis"
             )
     else:
-        recording, reader_warnings = read_recording(sensors)
+        recording, reader_warnings = open_sensor_files(sensors, strict_units=args.strict_units)
     for text in reader_warnings:
         _warn(text)
 

@@ -215,7 +215,7 @@ def open_recording(
     """
     where = Path(path)
     if not where.exists():
-        raise InputFileError("not found", path=where)
+        raise InputFileError("cannot read the file: file not found", path=where)
     if where.is_file():
         fmt = detect_format(where)
         if fmt is None:
