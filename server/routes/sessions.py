@@ -1,10 +1,22 @@
-"""Sessions of a patient (clinic visits or home monitoring), and relay enrolment for a session."""
+"""Sessions of a patient (clinic visits or home monitoring), and relay enrolment for a session.
+
+A relay is enrolled with a token that may only upload to its session (``POST .../relay-token``). For the phone relay
+(``/relay.html``, docs/relay.md) ``POST .../relay-enrolment`` issues the same token and also answers the link that
+opens the relay page already enrolled, ``<service>/relay.html#session=<id>&token=<token>``, with a QR code of it as SVG
+for the dashboard to show. The QR code is made here with segno (pure Python): the token is issued and encoded in one
+request, and the dashboard needs no QR library of its own. The token travels after ``#``, which a browser never sends
+to a server, so it stays out of access logs; the relay page takes it out of the address bar at once.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
+from urllib.parse import quote
 
-from fastapi import APIRouter, status
+import segno
+from fastapi import APIRouter, Request, status
+from pydantic import Field
 from sqlalchemy import select
 
 from server.auth import audit, issue_token, patient_for, session_for
@@ -53,13 +65,45 @@ def get_session(session_id: str, db: Db, principal: Auth) -> GaitSession:
     return session
 
 
-@router.post(
-    "/sessions/{session_id}/relay-token",
-    response_model=IssuedToken,
-    status_code=status.HTTP_201_CREATED,
-    summary="Enrol a relay: a token that may only upload to this session",
-)
-def enrol_relay(session_id: str, body: RelayTokenIn, db: Db, principal: Auth) -> IssuedToken:
+class RelayEnrolmentIn(RelayTokenIn):
+    service_url: str | None = Field(
+        default=None,
+        max_length=300,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="the address the patient's phone reaches the service at (default: the one of this request); "
+        "Web Bluetooth needs https:// (or localhost)",
+    )
+
+
+class RelayEnrolmentOut(IssuedToken):
+    relay_url: str = Field(description="opens the phone relay page enrolled for this session (holds the token)")
+    qr_svg: str = Field(description="a QR code of relay_url, as an SVG document")
+
+
+def relay_url(service_url: str, session_id: str, token: str) -> str:
+    """The link that opens the relay page enrolled: the token after ``#`` (never sent to a server)."""
+    return f"{service_url.rstrip('/')}/relay.html#session={quote(session_id, safe='')}&token={quote(token, safe='')}"
+
+
+def qr_svg(text: str) -> str:
+    """A QR code of ``text`` as a standalone SVG document (error correction M or better, 4-module quiet zone)."""
+    out = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(
+        out,
+        kind="svg",
+        scale=5,
+        border=4,
+        dark="#000",
+        light="#fff",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        title="QR code: open the FusionGait sensor page on the patient's phone",
+    )
+    return out.getvalue().decode("utf-8")
+
+
+def _issue_relay_token(db: Db, principal: Auth, session_id: str, body: RelayTokenIn) -> IssuedToken:
     session, patient = session_for(db, principal, session_id)
     ttl = dt.timedelta(days=body.ttl_days) if body.ttl_days is not None else None
     secret, row = issue_token(db, role="relay", label=body.label, patient_id=patient.id, session_id=session.id, ttl=ttl)
@@ -72,3 +116,27 @@ def enrol_relay(session_id: str, body: RelayTokenIn, db: Db, principal: Auth) ->
         patient_id=patient.id,
         session_id=session.id,
     )
+
+
+@router.post(
+    "/sessions/{session_id}/relay-enrolment",
+    response_model=RelayEnrolmentOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Enrol a phone relay: a relay token, the link that opens the relay page with it, and its QR code (SVG)",
+)
+def enrol_phone_relay(
+    session_id: str, body: RelayEnrolmentIn, request: Request, db: Db, principal: Auth
+) -> RelayEnrolmentOut:
+    issued = _issue_relay_token(db, principal, session_id, body)
+    url = relay_url(body.service_url or str(request.base_url), str(issued.session_id), issued.token)
+    return RelayEnrolmentOut(**issued.model_dump(), relay_url=url, qr_svg=qr_svg(url))
+
+
+@router.post(
+    "/sessions/{session_id}/relay-token",
+    response_model=IssuedToken,
+    status_code=status.HTTP_201_CREATED,
+    summary="Enrol a relay: a token that may only upload to this session",
+)
+def enrol_relay(session_id: str, body: RelayTokenIn, db: Db, principal: Auth) -> IssuedToken:
+    return _issue_relay_token(db, principal, session_id, body)

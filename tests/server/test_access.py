@@ -67,6 +67,7 @@ POST   /patients/{patient_id}/sessions         401  401     401     401     201 
 GET    /patients/{patient_id}/sessions         401  401     401     401     200   200  404   403   403
 GET    /sessions/{session_id}                  401  401     401     401     200   200  404   403   403
 POST   /sessions/{session_id}/relay-token      401  401     401     401     201   201  404   403   403
+POST   /sessions/{session_id}/relay-enrolment  401  401     401     401     201   201  404   403   403
 POST   /sessions/{session_id}/recordings       401  401     401     401     201   201  404   403   403
 GET    /sessions/{session_id}/recordings       401  401     401     401     200   200  404   403   403
 GET    /recordings/{recording_id}              401  401     401     401     200   200  404   403   403
@@ -260,6 +261,7 @@ BODIES: dict[str, Callable[[Ctx, World], dict[str, Any]]] = {
     "PATCH /patients/{patient_id}": lambda c, w: {"json": {"notes": "walks with a cane"}},
     "POST /patients/{patient_id}/sessions": lambda c, w: {"json": {"kind": "home", "date": "2026-11-03"}},
     "POST /sessions/{session_id}/relay-token": lambda c, w: {"json": {"label": "phone"}},
+    "POST /sessions/{session_id}/relay-enrolment": lambda c, w: {"json": {"label": "phone"}},
     "POST /sessions/{session_id}/recordings": lambda c, w: {"params": {"format": "capture"}, "content": c.capture},
     "POST /sessions/{session_id}/relay-batches": lambda c, w: {
         "content": c.batch,

@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { NEUTRAL, SIDE_STYLE, lineChart } from "../charts.js";
 import { bandText, fmt, fmtDate, fmtDateTime, h, setChildren, isNum, lookup, notice, unitLabel } from "../dom.js";
+import { relayEnrolButton } from "../relay_enrol.js";
 
 const ST = ["spatiotemporal", "detail"];
 const PELVIS = ["kinematics", "pelvis"];
@@ -142,7 +143,7 @@ function sessionsTable(sessions, analyses, liveIds) {
       "tr",
       { "data-testid": "session-row", "data-session-id": s.id },
       h("th", { scope: "row" }, fmtDate(s.date)),
-      h("td", {}, s.kind),
+      h("td", {}, s.kind, s.kind === "home" ? relayEnrolButton(s) : null),
       h("td", {}, s.label || "—"),
       h(
         "td",
