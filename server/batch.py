@@ -82,7 +82,7 @@ _ID_OK = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
 _HEIGHT_RANGE_M = (0.8, 2.5)  # as ``fusiongait analyze --height-m``
 _SENSOR_HEIGHT_RANGE_M = (0.4, 1.5)  # as ``--sensor-height-m``
 
-Kind = Literal["capture", "csv", "file"]
+Kind = Literal["capture", "csv", "file", "folder"]
 
 
 class BatchError(ServiceError):
@@ -101,11 +101,13 @@ class BatchItem:
     ----------
     id : str
         Unique in the batch; a relative path of letters, digits, ``._-`` and ``/`` (the report's file name).
-    kind : {"capture", "csv", "file"}
-        A capture file, one CSV file per sensor, or a file for the vendor-format dispatcher
-        (``firmware_bridge.readers.open_recording``) once it is there.
+    kind : {"capture", "csv", "file", "folder"}
+        A capture file, one CSV file per sensor, a vendor-format recording file (APDM HDF5, FusionGait Parquet,
+        TSDF), or a session folder of vendor per-sensor files (x-IMU3, Movella DOT, MetaWear); the last two are
+        read by ``firmware_bridge.readers.dispatch.open_recording``.
     files : mapping of str to str
-        Placement → absolute path for CSV sets; ``{"": path}`` for a capture or a vendor file.
+        Every file the recording is read from (their content goes into the analysis key): placement → path for CSV
+        sets, ``{"": path}`` for one file, file name → path for a folder.
     names : mapping of str to str
         The same files as written into the report (relative to the input folder or the manifest).
     patient, session_date, session_label : str, optional
@@ -123,6 +125,7 @@ class BatchItem:
     session_label: str | None = None
     height_m: float | None = None
     sensor_height_m: float | None = None
+    source: str = ""
 
     def options(self) -> AnalysisOptions:
         """The analysis options of this recording."""
@@ -149,14 +152,14 @@ def _is_capture(path: Path) -> bool:
         return False
 
 
-def _vendor_dispatcher() -> Callable[..., Any] | None:
-    """``firmware_bridge.readers.open_recording`` when that dispatcher exists in this installation, else None."""
+def _vendor_dispatcher() -> tuple[Callable[..., Any], Callable[[Path], str | None]] | None:
+    """``(open_recording, detect_format)`` of ``firmware_bridge.readers.dispatch`` (the vendor-format readers), or
+    None in an installation without them."""
     try:
-        from firmware_bridge import readers  # noqa: PLC0415 - looked up when used: the dispatcher may be new
-    except ImportError:  # pragma: no cover - the package is part of this project
+        from firmware_bridge.readers import dispatch  # noqa: PLC0415 - looked up when used
+    except ImportError:  # pragma: no cover - an older firmware_bridge
         return None
-    opener = getattr(readers, "open_recording", None)
-    return opener if callable(opener) else None
+    return dispatch.open_recording, dispatch.detect_format
 
 
 def _unique_ids(items: list[BatchItem]) -> list[BatchItem]:
@@ -193,32 +196,48 @@ def discover(root: Path, *, exclude: Sequence[Path] = ()) -> tuple[list[BatchIte
     """
     root = root.resolve()
     excluded = [p.resolve() for p in exclude]
-    vendor = _vendor_dispatcher() is not None
+    vendor = _vendor_dispatcher()
+    detect = vendor[1] if vendor is not None else None
     items: list[BatchItem] = []
     ignored: list[Path] = []
     csv_sets: dict[tuple[Path, str], dict[str, Path]] = {}
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded)
+        per_sensor: list[Path] = []
         for name in sorted(files):
             path = here / name
             if name.startswith(".") or not path.is_file():
                 continue
             rel = path.relative_to(root)
             match = _CSV_NAME.match(name)
-            if match is not None:
+            fmt = _format_of(path, detect)
+            if match is not None and fmt in ("csv", None):
                 stem = match["stem"] or (here.name if here != root else "recording")
                 csv_sets.setdefault((here, stem), {})[match["placement"].lower()] = path
-            elif _is_capture(path):
+            elif fmt == "capture" or path.suffix.lower() == CAPTURE_SUFFIX:
                 items.append(_file_item(rel.with_suffix("").as_posix(), "capture", path, rel.as_posix()))
-            elif vendor and path.suffix.lower() != ".csv":
+            elif fmt in _WHOLE_RECORDING_FORMATS:
                 items.append(_file_item(rel.with_suffix("").as_posix(), "file", path, rel.as_posix()))
+            elif fmt is not None and fmt != "csv" and here != root:
+                per_sensor.append(path)  # vendor per-sensor files: their folder is one session
             else:
                 ignored.append(path)
+        if per_sensor:
+            rel_folder = here.relative_to(root).as_posix()
+            items.append(
+                BatchItem(
+                    id=_safe_id(rel_folder),
+                    kind="folder",
+                    files={p.relative_to(here).as_posix(): str(p) for p in per_sensor},
+                    names={"": rel_folder},
+                    source=str(here),
+                )
+            )
     for (set_folder, stem), by_placement in csv_sets.items():
-        rel_folder = set_folder.relative_to(root)
+        set_rel = set_folder.relative_to(root)
         own_folder = all(p.name.lower() == f"{pl}.csv" for pl, p in by_placement.items())
-        item_id = rel_folder.as_posix() if own_folder and set_folder != root else (rel_folder / stem).as_posix()
+        item_id = set_rel.as_posix() if own_folder and set_folder != root else (set_rel / stem).as_posix()
         ordered = {p: by_placement[p] for p in KNOWN_PLACEMENTS if p in by_placement}
         items.append(
             BatchItem(
@@ -232,8 +251,22 @@ def discover(root: Path, *, exclude: Sequence[Path] = ()) -> tuple[list[BatchIte
     return _unique_ids(items), ignored
 
 
+_WHOLE_RECORDING_FORMATS = ("apdm-h5", "parquet", "tsdf")
+
+
+def _format_of(path: Path, detect: Callable[[Path], str | None] | None) -> str | None:
+    """The dispatcher's format of a file by its content (None: not a recording, or no dispatcher)."""
+    if detect is None:
+        return "capture" if _is_capture(path) else None
+    try:
+        return detect(path)
+    except (BridgeError, OSError):
+        return None
+
+
 def _file_item(item_id: str, kind: Kind, path: Path, name: str) -> BatchItem:
-    return BatchItem(id=_safe_id(item_id), kind=kind, files={"": str(path.resolve())}, names={"": name})
+    full = str(path.resolve())
+    return BatchItem(id=_safe_id(item_id), kind=kind, files={"": full}, names={"": name}, source=full)
 
 
 # ----------------------------------------------------------------------------------------- manifest
@@ -345,10 +378,22 @@ def _manifest_item(manifest: Path, where: str, entry: Mapping[str, Any], base: P
         p = Path(raw).expanduser()
         return str(p if p.is_absolute() else (base / p).resolve()), raw
 
+    source = ""
     if single:
         full, raw = resolve(single)
-        files, names = {"": full}, {"": raw}
-        kind: Kind = "capture" if _is_capture(Path(full)) or _vendor_dispatcher() is None else "file"
+        names, source = {"": raw}, full
+        kind: Kind
+        if Path(full).is_dir():  # a session folder of per-sensor vendor files
+            folder = Path(full)
+            kind = "folder"
+            files = {
+                f.relative_to(folder).as_posix(): str(f)
+                for f in sorted(folder.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+            }
+        else:
+            kind = "capture" if _is_capture(Path(full)) or _vendor_dispatcher() is None else "file"
+            files = {"": full}
         default_id = _default_id(Path(raw).with_suffix(""))
     else:
         resolved = {p: resolve(sensors[p]) for p in KNOWN_PLACEMENTS if p in sensors}
@@ -391,6 +436,7 @@ def _manifest_item(manifest: Path, where: str, entry: Mapping[str, Any], base: P
         session_label=_text(entry, "session_label"),
         height_m=heights["height_m"],
         sensor_height_m=heights["sensor_height_m"],
+        source=source,
     )
 
 
@@ -490,15 +536,13 @@ def load_item(item: BatchItem) -> tuple[Recording, list[str]]:
 
     if item.kind == "csv":
         return read_recording(dict(item.files))
-    (path,) = item.files.values()
     if item.kind == "capture":
-        recording, warnings = read_capture(path)
+        recording, warnings = read_capture(item.source)
     else:
-        opener = _vendor_dispatcher()
-        if opener is None:
-            raise BatchError(f"{item.names['']}: no reader for this file (firmware_bridge.readers.open_recording)")
-        opened = opener(path)
-        recording, warnings = opened if isinstance(opened, tuple) else (opened.recording, list(opened.warnings))
+        vendor = _vendor_dispatcher()
+        if vendor is None:
+            raise BatchError(f"{item.names['']}: no reader for this format in this installation")
+        recording, warnings = vendor[0](item.source)
     if PELVIS not in recording.placements:
         raise BatchError(f"{item.names['']}: no pelvis sensor (it has {', '.join(recording.placements)})")
     return recording, list(warnings)

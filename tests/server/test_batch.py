@@ -59,6 +59,11 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "sim").mkdir()
     _simulated_capture(root / "sim" / "pelvic_drop.imucap", "pelvic_drop", seed=11)
     _simulated_csv_set(root / "sim", "antalgic", "antalgic", seed=12)
+    # A vendor-format recording (FusionGait Parquet export), read through firmware_bridge.readers.dispatch.
+    from firmware_bridge.readers.parquet_format import write_recording_parquet
+    from hardware.simulator import PRESETS, simulate_session
+
+    write_recording_parquet(simulate_session(PRESETS["healthy"](), seed=13).recording, root / "sim" / "export.parquet")
     # A capture whose header is cut short: the reader refuses it.
     (root / "broken.imucap").write_bytes(CAPTURES[0].read_bytes()[:40])
     (root / "notes.txt").write_text("not a recording\n")
@@ -86,7 +91,9 @@ def _single_process(item: Any) -> dict[str, Any]:
 def test_discover_finds_captures_and_csv_sets(cohort: Path) -> None:
     items, ignored = discover(cohort)
     by_id = {i.id: i for i in items}
-    assert sorted(by_id) == sorted([c.stem for c in CAPTURES] + ["broken", "sim/pelvic_drop", "sim/antalgic"]), by_id
+    expected = [c.stem for c in CAPTURES] + ["broken", "sim/pelvic_drop", "sim/antalgic", "sim/export"]
+    assert sorted(by_id) == sorted(expected), by_id
+    assert by_id["sim/export"].kind == "file"
     assert by_id["sim/antalgic"].kind == "csv"
     assert list(by_id["sim/antalgic"].names) == ["pelvis", "left_thigh", "right_thigh"]
     assert by_id["sim/antalgic"].names["pelvis"] == "sim/antalgic_pelvis.csv"
@@ -130,6 +137,7 @@ def test_batch_on_two_workers_equals_single_process_reruns_nothing_and_reports_t
     assert float(rows["healthy_walk"]["cadence_spm"]) == pytest.approx(healthy["spatiotemporal"]["cadence_spm"])
     assert rows["healthy_walk"]["report"] == "reports/healthy_walk.json"
     assert rows["sim/antalgic"]["kind"] == "csv" and rows["sim/antalgic"]["status"] == "done"
+    assert rows["sim/export"]["kind"] == "file" and rows["sim/export"]["status"] == "done"
     import pyarrow.parquet as pq
 
     table = pq.read_table(out / "summary.parquet").to_pylist()
