@@ -27,7 +27,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +105,16 @@ class JobQueue:
             job.status, job.attempts, job.error, job.created_at, job.updated_at = "queued", 0, "", now, now
             job.lease_owner = job.lease_expires_at = None
 
+    def enqueue_missing(self, db: Session, kind: str, target_ids: Sequence[str]) -> int:
+        """Queue a job for each target that has none (rows whose service stopped before queueing their job)."""
+        if not target_ids:
+            return 0
+        have = set(db.scalars(select(Job.target_id).where(Job.kind == kind, Job.target_id.in_(target_ids))).all())
+        missing = [t for t in target_ids if t not in have]
+        for target_id in missing:
+            self.enqueue(kind, target_id, db)
+        return len(missing)
+
     def claim(self) -> ClaimedJob | None:
         """Take the oldest queued job, or a running one whose lease expired; None when there is none.
 
@@ -178,14 +188,15 @@ class JobQueue:
     def finish(self, job_id: str, *, failed: bool = False, error: str = "") -> bool:
         """Mark a job this process holds done (or failed); False when its lease was lost (another process has it).
 
+        ``lease_owner`` is kept as the record of the process that ran it.
+
         A job queued again while it ran goes back to ``queued``.
         """
         with self.database.session() as db:
             job = db.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
             if job is None or job.lease_owner != self.owner or job.status != "running":
                 return False
-            job.lease_owner = job.lease_expires_at = None
-            job.updated_at = utcnow()
+            job.lease_expires_at, job.updated_at = None, utcnow()  # lease_owner stays: who ran it last
             if job.requeued:
                 job.status, job.requeued, job.attempts, job.error = "queued", False, 0, ""
             else:

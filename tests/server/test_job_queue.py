@@ -71,7 +71,8 @@ def test_concurrent_claims_take_each_job_exactly_once(database: Database) -> Non
     assert sorted(everything) == [f"target{i:03d}" for i in range(n_jobs)]  # each once, none lost
     with database.session() as db:
         jobs = db.scalars(select(Job)).all()
-    assert {(j.status, j.attempts, j.lease_owner) for j in jobs} == {("done", 1, None)}
+    assert {(j.status, j.attempts, j.lease_expires_at) for j in jobs} == {("done", 1, None)}
+    assert {j.target_id: j.lease_owner for j in jobs} == {t: f"claimer-{k}" for k, c in enumerate(claimed) for t in c}
 
 
 def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_finish(database: Database) -> None:
@@ -90,7 +91,7 @@ def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_finish(datab
     assert b.finish(job.id)
     with database.session() as db:
         row = db.get(Job, job.id)
-        assert row is not None and (row.status, row.lease_owner) == ("done", None)
+        assert row is not None and (row.status, row.lease_owner, row.lease_expires_at) == ("done", "b", None)
 
 
 def test_a_job_whose_process_keeps_dying_is_given_up_with_its_target(database: Database) -> None:
