@@ -350,6 +350,18 @@ def placement_of(label: str, mapping: Mapping[str, str] | None = None) -> str | 
 
 
 # ------------------------------------------------------------------------------------ to a Recording
+def nominal_rate(t_s: NDArray[np.float64]) -> float:
+    """The nominal sampling rate of a time column, in Hz, snapped to a multiple of 0.5 Hz when within 0.2 %.
+
+    Times read from files are quantised (microseconds, milliseconds, or float64 at POSIX magnitudes: 0.24 µs), so
+    the inverse of the median interval is off by a few parts in 10⁵; a grid at that rate would drift by a whole
+    sample over an hour of data. Device rates are round numbers (50, 60, 100, 128, 12.5 Hz ...).
+    """
+    estimate = nominal_rate_hz(t_s)
+    nice = round(estimate * 2.0) / 2.0
+    return nice if nice > 0 and abs(nice - estimate) <= 0.002 * estimate else estimate
+
+
 def assemble(
     sensors: Sequence[tuple[str, RawSensor]],
     *,
@@ -428,7 +440,7 @@ def assemble(
                 f"the sensors overlap for only {100 * overlap_s / union_s:.0f}% of their combined time ({ranges}); "
                 "outside the overlap the missing sensors are gaps"
             )
-    rates = {s.placement: nominal_rate_hz(s.t_s) for s in streams}
+    rates = {s.placement: nominal_rate(s.t_s) for s in streams}
     grid_hz = float(sampling_rate_hz) if sampling_rate_hz is not None else max(rates.values())
     for placement, rate in rates.items():
         if abs(rate - grid_hz) > 0.01 * grid_hz:

@@ -126,7 +126,7 @@ def read_columns(
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         _locate_bad_cell(file_path, header_line, header, wanted, delimiter)
         raise InputFileError(f"the table cannot be read: {exc}", path=file_path) from None
-    out = {w: np.asarray(table.column(keyed[w]).to_numpy(zero_copy_only=False), dtype=np.float64) for w in wanted}
+    out = {w: np.array(table.column(keyed[w]).to_numpy(zero_copy_only=False), dtype=np.float64) for w in wanted}
     inf = [w for w, a in out.items() if np.isinf(a).any()]
     if inf:
         _locate_bad_cell(file_path, header_line, header, wanted, delimiter)
