@@ -3,13 +3,16 @@
 A request only inserts an ``analyses`` row (``queued``) and hands its id to :class:`AnalysisRunner`. A worker
 process opens the database itself, loads the session's data (an uploaded capture, the CSV files, or the relay
 packets), runs :func:`server.analysis.analyze_recording` with the patient's earlier reports as baselines, and stores
-the report (``done``) or the reason it could not (``failed``). Jobs left ``queued`` or ``running`` by a stopped
-service are run again at the next start, so no request is lost to a restart.
+the report (``done``) or the reason it could not (``failed``). The jobs go through the ``jobs`` table
+(:mod:`server.job_queue`): any service process on the same database may claim one (``SELECT ... FOR UPDATE SKIP
+LOCKED``, with a lease that a crashed process stops renewing), so several processes share the work and a job left
+by a stopped service runs again, here or in another process.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import logging
 import multiprocessing
 import tempfile
@@ -31,6 +34,7 @@ from server.blobs import BlobStore
 from server.db import Analysis, Database, GaitSession, Patient, RecordingFile, utcnow
 from server.errors import ServiceError
 from server.ingest import relay_capture
+from server.job_queue import JobDispatcher, JobQueue
 
 __all__ = ["AnalysisRunner", "load_session_recording", "run_analysis"]
 
@@ -161,36 +165,45 @@ class AnalysisRunner:
         of the service instead (tests, tiny deployments).
     """
 
-    def __init__(self, database_url: str, blob_root: Path, *, workers: int = 1) -> None:
+    def __init__(
+        self, database_url: str, blob_root: Path, *, workers: int = 1, lease_s: float = 60.0, poll_s: float = 1.0
+    ) -> None:
         self.database_url = database_url
         self.blob_root = str(blob_root)
         self.workers = workers
+        self.lease_s = lease_s
+        self.poll_s = poll_s
         self._pool: cf.Executor | None = None
-        self.futures: dict[str, cf.Future[str]] = {}
+        self.dispatcher: JobDispatcher | None = None
 
     def start(self, database: Database) -> None:
-        """Start the pool and run again every job a stopped service left unfinished."""
+        """Start the pool and claim jobs: queued ones, and those a stopped process left (lease expired)."""
         if self.workers > 0:
             self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         else:
             self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="fusiongait-analysis")
+        handlers = {"analysis": functools.partial(run_analysis, self.database_url, self.blob_root)}
+        queue = JobQueue(database, lease_s=self.lease_s)
+        # Rows queued by a service that stopped between their commit and their job's: give them a job now.
         with database.session() as db:
-            pending = db.scalars(
-                select(Analysis.id).where(Analysis.status.in_(("queued", "running"))).order_by(Analysis.created_at)
-            ).all()
-        for analysis_id in pending:
-            self.submit(analysis_id)
+            pending = db.scalars(select(Analysis.id).where(Analysis.status.in_(("queued", "running")))).all()
+            queue.enqueue_missing(db, "analysis", pending)
+        self.dispatcher = JobDispatcher(
+            queue, self._pool, capacity=max(1, self.workers), handlers=handlers, poll_s=self.poll_s
+        )
+        self.dispatcher.start()
 
     def submit(self, analysis_id: str) -> None:
-        """Queue an analysis whose row is committed."""
-        if self._pool is None:
+        """Queue an analysis whose row is committed (any service process on the database may run it)."""
+        if self.dispatcher is None:
             raise RuntimeError("the analysis runner is not started")
-        future = self._pool.submit(run_analysis, self.database_url, self.blob_root, analysis_id)
-        self.futures[analysis_id] = future
-        future.add_done_callback(lambda _f: self.futures.pop(analysis_id, None))
+        self.dispatcher.enqueue("analysis", analysis_id)
 
     def stop(self) -> None:
-        """Stop taking jobs; running ones finish (queued ones run at the next start)."""
+        """Stop claiming jobs; running ones finish, claimed ones not started go back to the queue."""
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self.dispatcher = None
