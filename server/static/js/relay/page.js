@@ -128,7 +128,9 @@ function render(relay, extra) {
   $("last-upload").textContent = ago(st.lastUploadWallMs, now);
   $("last-upload").parentElement.dataset.wallMs = String(st.lastUploadWallMs ?? "");
   const queued = $("queued");
-  queued.textContent = st.queuedBatches || st.openRecords ? `${st.queuedBatches} part${st.queuedBatches === 1 ? "" : "s"} (${size(st.queuedBytes)}) and the one being recorded` : "nothing";
+  const parts = st.queuedBatches ? `${st.queuedBatches} part${st.queuedBatches === 1 ? "" : "s"} (${size(st.queuedBytes)})` : "";
+  const recording = st.openRecords ? "the part being recorded" : "";
+  queued.textContent = [parts, recording].filter(Boolean).join(" and ") || "nothing";
   Object.assign(queued.parentElement.dataset, { batches: String(st.queuedBatches), bytes: String(st.queuedBytes), open: String(st.openRecords) });
 
   const c = st.counters;
