@@ -8,6 +8,8 @@ CORS is closed unless ``FUSIONGAIT_CORS_ORIGINS`` names origins.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ from server.config import Settings
 from server.db import Database
 from server.deps import ServiceState
 from server.errors import ServiceError
+from server.home import queue_stale_days, stale_home_sessions
 from server.jobs import AnalysisRunner
 from server.live import LiveHub
 from server.routes import ROUTERS
@@ -50,6 +53,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+async def _queue_home_days_every(interval_s: float, database: Database, runner: AnalysisRunner) -> None:
+    """Now and then, queue the days of home sessions that got relay uploads since their last analysis."""
+
+    def queue() -> list[str]:
+        with database.session() as db:
+            ids = [row.id for s, p in stale_home_sessions(db) for row in queue_stale_days(db, s, p)]
+        return ids  # committed: the workers can see them
+
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            for home_day_id in await asyncio.to_thread(queue):
+                runner.submit_home_day(home_day_id)
+        except Exception:  # keep looking next time; a database hiccup must not end home monitoring
+            log.exception("queueing the home days failed")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service.
 
@@ -68,14 +88,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.effective_database_url)
         database.migrate()
-        runner = AnalysisRunner(database.url, settings.blob_dir, workers=settings.analysis_workers)
+        runner = AnalysisRunner(
+            database.url,
+            settings.blob_dir,
+            workers=settings.analysis_workers,
+            home_min_wear_s=None if settings.home_min_wear_h is None else settings.home_min_wear_h * 3600.0,
+        )
         blobs = BlobStore(settings.blob_dir)
         hub = LiveHub(database, blobs, runner, settings.data_dir / "live")
         app.state.service = ServiceState(settings, database, blobs, runner, hub)
         runner.start(database)
+        home_task = (
+            asyncio.create_task(_queue_home_days_every(settings.home_analysis_interval_s, database, runner))
+            if settings.home_analysis_interval_s > 0
+            else None
+        )
         try:
             yield
         finally:
+            if home_task is not None:
+                home_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await home_task
             await hub.shutdown()
             runner.stop()
             database.dispose()

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         Processes that run analyses in the background (0: run them in a thread of the service, for tests).
     cors_origins : list of str
         Origins allowed by CORS; empty (the default) means CORS is closed.
+    home_analysis_interval_s : float
+        How often the service looks for home days with new relay uploads and analyses them (0: only on request).
+    home_min_wear_h : float, optional
+        Wear time a home day needs to count (default: the rules file's ``daily.min_wear_s``, 12 h); for a
+        monitoring protocol with shorter daily wear.
     """
 
     model_config = SettingsConfigDict(env_prefix="FUSIONGAIT_", extra="ignore")
@@ -50,6 +55,8 @@ class Settings(BaseSettings):
     max_relay_batch_bytes: int = Field(default=8 * MIB, gt=0)
     analysis_workers: int = Field(default=1, ge=0, le=32)
     cors_origins: list[str] = Field(default_factory=list)
+    home_analysis_interval_s: float = Field(default=900.0, ge=0.0)
+    home_min_wear_h: float | None = Field(default=None, gt=0.0, le=24.0)
 
     @field_validator("database_url")
     @classmethod

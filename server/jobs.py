@@ -31,8 +31,9 @@ from hardware.capture import parse_capture
 from hardware.errors import HardwareError
 from server.analysis import AnalysisOptions, analyze_recording
 from server.blobs import BlobStore
-from server.db import Analysis, Database, GaitSession, Patient, RecordingFile, utcnow
+from server.db import Analysis, Database, GaitSession, HomeDay, Patient, RecordingFile, utcnow
 from server.errors import ServiceError
+from server.home import run_home_day
 from server.ingest import relay_capture
 from server.job_queue import JobDispatcher, JobQueue
 
@@ -163,11 +164,21 @@ class AnalysisRunner:
     workers : int
         Worker processes (spawned, so they share nothing with the service's threads); 0 runs jobs in one thread
         of the service instead (tests, tiny deployments).
+    home_min_wear_s : float, optional
+        Wear time a home day needs (default: the rules file's).
     """
 
     def __init__(
-        self, database_url: str, blob_root: Path, *, workers: int = 1, lease_s: float = 60.0, poll_s: float = 1.0
+        self,
+        database_url: str,
+        blob_root: Path,
+        *,
+        workers: int = 1,
+        home_min_wear_s: float | None = None,
+        lease_s: float = 60.0,
+        poll_s: float = 1.0,
     ) -> None:
+        self.home_min_wear_s = home_min_wear_s
         self.database_url = database_url
         self.blob_root = str(blob_root)
         self.workers = workers
@@ -182,12 +193,19 @@ class AnalysisRunner:
             self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         else:
             self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="fusiongait-analysis")
-        handlers = {"analysis": functools.partial(run_analysis, self.database_url, self.blob_root)}
+        handlers = {
+            "analysis": functools.partial(run_analysis, self.database_url, self.blob_root),
+            "home_day": functools.partial(
+                run_home_day, self.database_url, self.blob_root, min_wear_s=self.home_min_wear_s
+            ),
+        }
         queue = JobQueue(database, lease_s=self.lease_s)
         # Rows queued by a service that stopped between their commit and their job's: give them a job now.
         with database.session() as db:
             pending = db.scalars(select(Analysis.id).where(Analysis.status.in_(("queued", "running")))).all()
+            days = db.scalars(select(HomeDay.id).where(HomeDay.status.in_(("queued", "running")))).all()
             queue.enqueue_missing(db, "analysis", pending)
+            queue.enqueue_missing(db, "home_day", days)
         self.dispatcher = JobDispatcher(
             queue, self._pool, capacity=max(1, self.workers), handlers=handlers, poll_s=self.poll_s
         )
@@ -198,6 +216,12 @@ class AnalysisRunner:
         if self.dispatcher is None:
             raise RuntimeError("the analysis runner is not started")
         self.dispatcher.enqueue("analysis", analysis_id)
+
+    def submit_home_day(self, home_day_id: str) -> None:
+        """Queue the everyday-walking analysis of one home day whose row is committed (:mod:`server.home`)."""
+        if self.dispatcher is None:
+            raise RuntimeError("the analysis runner is not started")
+        self.dispatcher.enqueue("home_day", home_day_id)
 
     def stop(self) -> None:
         """Stop claiming jobs; running ones finish, claimed ones not started go back to the queue."""

@@ -100,6 +100,11 @@ class PatientIn(_In):
     sensor_height_m: float | None = Field(default=None, ge=0.4, le=1.5, description="sacral sensor height, m")
     surgery_date: dt.date | None = None
     notes: str = Field(default="", max_length=4000)
+    utc_offset_min: int = Field(
+        default=0, ge=-14 * 60, le=14 * 60, description="the patient's local time − UTC, minutes"
+    )
+    home_baseline_start: dt.date | None = Field(default=None, description="first day of the home baseline period")
+    home_baseline_end: dt.date | None = Field(default=None, description="last day of the home baseline period")
 
 
 class PatientPatch(_In):
@@ -107,6 +112,11 @@ class PatientPatch(_In):
     sensor_height_m: float | None = Field(default=None, ge=0.4, le=1.5)
     surgery_date: dt.date | None = None
     notes: str = Field(default="", max_length=4000, description='omit to keep it; "" clears it')
+    utc_offset_min: int = Field(
+        default=0, ge=-14 * 60, le=14 * 60, description="the patient's local time − UTC, minutes"
+    )
+    home_baseline_start: dt.date | None = Field(default=None, description="first day of the home baseline period")
+    home_baseline_end: dt.date | None = Field(default=None, description="last day of the home baseline period")
 
 
 class PatientOut(_Out):
@@ -117,6 +127,9 @@ class PatientOut(_Out):
     sensor_height_m: float | None
     surgery_date: dt.date | None
     notes: str
+    utc_offset_min: int
+    home_baseline_start: dt.date | None
+    home_baseline_end: dt.date | None
     created_at: dt.datetime
 
 
@@ -194,3 +207,15 @@ class AuditOut(_Out):
     resource: str
     resource_id: str
     patient_id: str | None
+
+
+class HomeDayOut(_Out):
+    id: str
+    session_id: str
+    date: dt.date
+    status: Literal["queued", "running", "done", "failed"]
+    n_packets: int = Field(description="relay packets of the day when it was (last) queued")
+    error: str
+    warnings: list[str]
+    updated_at: dt.datetime
+    day: dict[str, Any] | None = Field(description="the day's outcomes (fusiongait.daily/1 day entry) once done")

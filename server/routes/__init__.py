@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.routes import admin, analyses, devices, health, live, patients, recordings, sessions
+from server.routes import admin, analyses, devices, health, home, live, patients, recordings, sessions
 
 __all__ = ["ROUTERS"]
 
@@ -14,5 +14,6 @@ ROUTERS = (
     recordings.router,
     analyses.router,
     devices.router,
+    home.router,
     live.router,
 )

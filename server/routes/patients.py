@@ -8,7 +8,7 @@ from sqlalchemy import select
 from server.auth import audit, clinic_for_new, patient_for, require_staff
 from server.db import AuditEntry, Patient
 from server.deps import Auth, Db
-from server.errors import Conflict
+from server.errors import BadInput, Conflict
 from server.schemas import AuditOut, ErrorOut, PatientIn, PatientOut, PatientPatch
 
 __all__ = ["router"]
@@ -58,6 +58,12 @@ def update_patient(patient_id: str, body: PatientPatch, db: Db, principal: Auth)
     patient = patient_for(db, principal, patient_id)
     for name, value in body.model_dump(exclude_unset=True).items():
         setattr(patient, name, value)
+    start, end = patient.home_baseline_start, patient.home_baseline_end
+    if (start is None) != (end is None) or (start is not None and end is not None and end < start):
+        raise BadInput(
+            f"home_baseline_start/home_baseline_end: expected both dates, the end not before the start, got "
+            f"{start} to {end}"
+        )
     audit(db, principal, "update", "patient", patient.id, patient.id)
     return patient
 

@@ -17,6 +17,7 @@ relay         the relay token of clinic A's session S1, on S1 and its patient
 relay-other   the same relay token on another session S2 (another patient of clinic A)
 ============  ==========================================================================================
 
+Starting a home-day analysis answers 409 to staff: S1 is a clinic session (the caller got through).
 ``-`` marks a cell that means nothing (a route with no patient or session for "relay-other").
 
 Session S1 is live (a replayed capture) for the whole module. Starting, stopping and following a live session work
@@ -79,6 +80,10 @@ GET    /sessions/{session_id}/analyses         401  401     401     401     200 
 GET    /analyses/{analysis_id}                 401  401     401     401     200   200  404   403   403
 GET    /analyses/{analysis_id}/report          401  401     401     401     200   200  404   403   403
 GET    /analyses/{analysis_id}/report.html     401  401     401     401     200   200  404   403   403
+POST   /sessions/{session_id}/home-days/analyse 401 401  401     401     409   409  404   403   403
+GET    /sessions/{session_id}/home-days        401  401     401     401     200   200  404   403   403
+GET    /patients/{patient_id}/home-trends      401  401     401     401     200   200  404   403   403
+GET    /patients/{patient_id}/home-report.html 401  401     401     401     200   200  404   403   403
 GET    /devices                                401  401     401     401     200   200  200   403   -
 POST   /devices                                401  401     401     401     201   201  404   403   -
 DELETE /devices/{device_id}                    401  401     401     401     204   204  404   403   -
@@ -380,7 +385,7 @@ def test_access(ctx: Ctx, route: str, column: str, expected: int) -> None:
     response = call(ctx, route, caller, world)
     assert response.status_code == expected, response.text
     if expected >= 400:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}[expected]
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict"}[expected]
         assert response.body["error"]["code"] == code, response.text
     if expected == 401:
         assert response.headers.get("www-authenticate") == "Bearer"
