@@ -19,6 +19,10 @@
 //   session-row, analysis-item,      analysis-item has data-analysis-id and data-status
 //   analysis-link, trends,           analysis-link goes to the report page; trend-chart has data-metric
 //   trend-chart
+//   home-monitoring, home-baseline,  patient page, home section (home sessions only): home-flags items have
+//   home-flags, home-chart,          data-flag and data-status; home-chart has data-metric; home-analyse and
+//   home-days-table, home-analyse,   home-report-download buttons; home-status says what they did
+//   home-report-download, home-status
 //   live-connection                  live page: feed state, data-state = connecting|open|reconnecting|ended|failed
 //   sensor-card                      data-placement, data-state = connected|lost|unknown
 //   trace-canvas                     the scrolling traces (canvas)

@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { NEUTRAL, SIDE_STYLE, lineChart } from "../charts.js";
+import { homeSection } from "./home_trends.js";
 import { bandText, fmt, fmtDate, fmtDateTime, h, setChildren, isNum, lookup, notice, unitLabel } from "../dom.js";
 import { relayEnrolButton } from "../relay_enrol.js";
 
@@ -107,6 +108,8 @@ export async function render(main, [patientId], ctx) {
   }
   await livePromise;
   setChildren(sessionsSection, sessionsSection.firstChild, sessionsTable(sessions, analyses, liveIds));
+  const homeSessions = sessions.filter((s) => s.kind === "home");
+  if (homeSessions.length) sessionsSection.after(homeSection(patient, homeSessions, { signal }));
 
   // newest done analysis of each session, oldest session first (the API orders sessions by date)
   const picks = sessions
