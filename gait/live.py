@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from gait.errors import AnalysisError, GaitError
 from gait.pipeline import GaitPipeline, GaitResult
 from gait.recording import Recording
+from gait.spatiotemporal import StrideTable
 
 __all__ = ["TRACE_CHANNELS", "LiveAnalysis", "LivePass", "LiveUpdate", "stride_records"]
 
@@ -235,20 +236,39 @@ class LiveAnalysis:
         n, offset = planned.n_samples, planned.offset_idx
         if result is None:
             return LiveUpdate(None, reason, empty, empty, planned.trace_start_idx, n_samples=n, offset_idx=offset)
-        fs = result.sampling_rate_hz
-        tolerance_idx = max(1, round(self.match_tolerance_s * fs))
-        new_rows, ids = self._match_strides(result, tolerance_idx=tolerance_idx, offset_idx=offset)
+        new_rows, ids = self.absorb_strides(planned, result.strides, result.sampling_rate_hz)
         trace: dict[str, FloatArray] = {}
         if planned.with_trace:
             trace = _trace(result, planned.trace_start_idx - offset, n - offset)
             self._trace_end_idx = max(self._trace_end_idx, n)
         return LiveUpdate(result, "", new_rows, ids, planned.trace_start_idx, trace, n, offset)
 
+    def absorb_strides(
+        self, planned: LivePass, strides: StrideTable, sampling_rate_hz: float
+    ) -> tuple[IntArray, IntArray]:
+        """The stride part of :meth:`absorb`, for a caller that ran the pipeline elsewhere and kept only its stride
+        table: ``(new rows, id of every row)`` as in :class:`LiveUpdate`."""
+        tolerance_idx = max(1, round(self.match_tolerance_s * sampling_rate_hz))
+        return self._match_strides(strides, tolerance_idx=tolerance_idx, offset_idx=planned.offset_idx)
+
+    def expected_stride_ends(self) -> IntArray:
+        """Where the next stride of each side should end (sample index of its closing initial contact), increasing.
+
+        The last reported stride of each side, repeated: its end plus its duration. A caller uses it to look again
+        right when a stride can be completed rather than on a timer; empty before a stride was reported.
+        """
+        known = self._reported
+        ends = []
+        for side in np.unique(known[:, 0]).tolist():
+            mine = known[known[:, 0] == side]
+            last = mine[np.argmax(mine[:, 2])]
+            ends.append(2 * int(last[2]) - int(last[1]))
+        return np.sort(np.asarray(ends, dtype=np.int64))
+
     def _match_strides(
-        self, result: GaitResult, *, tolerance_idx: int, offset_idx: int = 0
+        self, strides: StrideTable, *, tolerance_idx: int, offset_idx: int = 0
     ) -> tuple[IntArray, IntArray]:
         """``(new rows, id of every row)``; a pass over everything also moves the reported contacts to its own."""
-        strides = result.strides
         found = np.stack([strides.side, strides.start_idx, strides.stop_idx], axis=-1).astype(np.int64)
         found[:, 1:] += offset_idx
         ids = np.full(found.shape[0], -1, dtype=np.int64)

@@ -6,9 +6,12 @@ One :class:`LiveSession` per running clinic session:
   file as it arrives;
 - the analysis loop reads the new samples on one fixed grid (:class:`~firmware_bridge.timeline.LiveGrid`) into a
   :class:`~gait.live.LiveAnalysis`, which runs the offline pipeline: quick passes over the newest ``window_s``
-  seconds find new strides (every ``min_interval_s``), and passes over everything so far refine them and give the
-  report's sections and flags. Passes run in a worker thread, each kind paced to a share of a core, so a long
-  session does not cost more than a short one;
+  seconds find new strides, run when the next stride of a side can be complete (its expected end plus the look-ahead
+  the event detector needs, then again every ``retry_s``) and at least every ``min_interval_s``; passes over
+  everything so far refine them and give the report's sections and flags. Quick passes run in a thread, passes over
+  everything in the hub's worker process, which keeps its own copy of the samples and is sent only the new ones;
+  each kind is paced to a share of a core, so a long session does not cost more than a short one. The passes build
+  their messages (the summary already serialised) in their threads, off the event loop;
 - every pass publishes the newest angle traces, one message per new stride and the report's sections so far;
   a status message per second tells each sensor's state, so a sensor that drops out shows as lost within 2 s
   while the analysis goes on with the others;
@@ -44,9 +47,10 @@ from firmware_bridge.readers.capture_format import assemble_capture
 from firmware_bridge.session import BridgeSession
 from firmware_bridge.timeline import LiveGrid
 from gait.errors import AnalysisError
-from gait.live import TRACE_CHANNELS, LiveAnalysis, LiveUpdate, stride_records
+from gait.live import TRACE_CHANNELS, LiveAnalysis, LivePass, LiveUpdate, stride_records
 from gait.pipeline import GaitPipeline, GaitResult
 from gait.recording import Recording
+from gait.spatiotemporal import StrideTable
 from hardware.capture import parse_capture
 from server.analysis import AnalysisOptions
 from server.blobs import BlobStore
@@ -54,7 +58,18 @@ from server.db import Analysis, Database, RecordingFile, utcnow
 from server.errors import Conflict, NotFound
 from server.jobs import AnalysisRunner
 
-__all__ = ["LiveFeed", "LiveHub", "LiveSession", "json_number", "run_pipeline", "warm_up"]
+__all__ = [
+    "LiveFeed",
+    "LiveHub",
+    "LiveSession",
+    "OutOfStep",
+    "PassOutput",
+    "forget_samples",
+    "full_pass",
+    "json_number",
+    "pass_output",
+    "warm_up",
+]
 
 log = logging.getLogger("fusiongait.live")
 
@@ -64,7 +79,7 @@ _SUMMARY_SECTIONS = ("spatiotemporal", "kinematics", "flags", "quality", "warnin
 
 
 # Results hold read-only mappings (types.MappingProxyType), which pickle cannot send back from the worker process
-# by default; this teaches it to, in every process that imports this module (the worker does, for run_pipeline).
+# by default; this teaches it to, in every process that imports this module (the worker does, for full_pass).
 def _mapping_proxy(items: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
     return types.MappingProxyType(items)
 
@@ -76,9 +91,83 @@ def warm_up() -> None:
     """Nothing: handed to a new worker process so that it starts, and imports this module, ahead of its first pass."""
 
 
-def run_pipeline(pipeline: GaitPipeline, recording: Recording) -> GaitResult:
-    """``pipeline.run(recording)``, as a function a worker process can be handed."""
-    return pipeline.run(recording)
+@dataclass(frozen=True, slots=True)
+class PassOutput:
+    """What a pass over everything hands back (from the worker process): a few kB whatever the session's length.
+
+    Attributes
+    ----------
+    n_samples : int
+        Samples the pass analysed (all of the session's so far).
+    strides : StrideTable or None
+        The pipeline's strides (None when it refused the data, with ``reason``).
+    records : tuple of dict
+        Every stride's values for the wire (:func:`~gait.live.stride_records`, rounded), by row of ``strides``.
+    report_json : str
+        The report's sections for the summary message, already serialised.
+    cpu_s : float
+        CPU time the pass took where it ran (for pacing).
+    """
+
+    n_samples: int
+    sampling_rate_hz: float = 0.0
+    strides: StrideTable | None = None
+    records: tuple[dict[str, Any], ...] = ()
+    report_json: str = ""
+    reason: str = ""
+    cpu_s: float = 0.0
+
+
+class OutOfStep(RuntimeError):
+    """The worker's copy of a session's samples does not end where the new samples start (a restarted worker)."""
+
+
+#: In the worker process: each live session's samples so far, by key (only the new ones are sent each pass).
+_WORKER_SAMPLES: dict[str, LiveAnalysis] = {}
+
+
+def full_pass(
+    key: str, start_idx: int, new: Recording, pipeline: GaitPipeline, session: Mapping[str, Any]
+) -> PassOutput:
+    """A pass over everything, in the worker process: append ``new`` (the session's samples from ``start_idx``) to
+    the copy kept here, run the pipeline over it all and answer with a :class:`PassOutput`.
+
+    Raises
+    ------
+    OutOfStep
+        When the copy kept here does not end at ``start_idx`` (the caller then sends everything, from 0).
+    """
+    cpu0 = time.process_time()
+    if start_idx == 0:
+        _WORKER_SAMPLES[key] = LiveAnalysis(pipeline=pipeline)
+    samples = _WORKER_SAMPLES.get(key)
+    if samples is None or samples.n_samples != start_idx:
+        raise OutOfStep(f"live session {key}: the worker has {samples and samples.n_samples} samples, not {start_idx}")
+    samples.append(new)
+    recording = samples.recording()
+    assert recording is not None
+    try:
+        result = pipeline.run(recording)
+    except AnalysisError as exc:
+        return PassOutput(samples.n_samples, reason=str(exc), cpu_s=time.process_time() - cpu0)
+    return pass_output(result, session, samples.n_samples, cpu0=cpu0)
+
+
+def forget_samples(key: str) -> None:
+    """In the worker process: drop a stopped session's samples."""
+    _WORKER_SAMPLES.pop(key, None)
+
+
+def pass_output(result: GaitResult, session: Mapping[str, Any], n_samples: int, *, cpu0: float) -> PassOutput:
+    """The :class:`PassOutput` of a pass over everything (every stride's values, the report's sections)."""
+    from gait.report import build_report  # noqa: PLC0415 - with the analysis
+
+    records = tuple(_clean(r) for r in stride_records(result, np.arange(result.strides.start_idx.size)))
+    report = build_report(result, session=dict(session))
+    report_json = json.dumps({k: report.get(k) for k in _SUMMARY_SECTIONS}, separators=(",", ":"), allow_nan=False)
+    return PassOutput(
+        n_samples, result.sampling_rate_hz, result.strides, records, report_json, cpu_s=time.process_time() - cpu0
+    )
 
 
 def json_number(value: Any, digits: int = 3) -> float | None:
@@ -131,10 +220,17 @@ class LiveFeed:
         self.queue_size = queue_size
         self.subscribers: set[asyncio.Queue[str | None]] = set()
 
-    def publish(self, message: dict[str, Any]) -> None:
-        """Number ``message``, keep it and hand it to every viewer."""
+    def publish(self, message: dict[str, Any], body: str | None = None) -> None:
+        """Number ``message``, keep it and hand it to every viewer.
+
+        ``body``: the message already serialised (without ``seq``; ``message`` then needs only ``type``, and ``id``
+        for a stride), so that a large one is not serialised on the event loop.
+        """
         self.seq += 1
-        text = json.dumps({"seq": self.seq, **message}, separators=(",", ":"), allow_nan=False)
+        if body is None:
+            text = json.dumps({"seq": self.seq, **message}, separators=(",", ":"), allow_nan=False)
+        else:
+            text = f'{{"seq":{self.seq},{body[1:]}'
         item = (self.seq, text)
         self.log.append(item)
         kind = message["type"]
@@ -150,10 +246,13 @@ class LiveFeed:
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)
 
-    def publish_many(self, messages: list[dict[str, Any]]) -> None:
-        """:meth:`publish` each message, in order."""
-        for message in messages:
-            self.publish(message)
+    def publish_many(self, messages: list[dict[str, Any]] | list[tuple[dict[str, Any], str | None]]) -> None:
+        """:meth:`publish` each message (or ``(message, body)`` pair), in order."""
+        for item in messages:
+            if isinstance(item, tuple):
+                self.publish(*item)
+            else:
+                self.publish(item)
 
     def subscribe(self, after: int | None) -> tuple[list[str], asyncio.Queue[str | None], bool]:
         """``(backlog, queue, reset)``: what the viewer missed (JSON texts), then its queue of new messages.
@@ -201,9 +300,16 @@ class LiveSession:
     window_s : float
         Stretch a quick pass analyses (the newest seconds).
     quick_share, full_share : float
-        Largest share of a core the quick passes and the passes over everything may each take.
+        Largest share of a core (CPU time of the passes) the quick passes (over the last ``budget_s``) and the
+        passes over everything may each take.
     min_interval_s : float
-        Shortest time between two passes of a kind.
+        Shortest time between two passes over everything; also the longest between two quick passes (traces).
+    lookahead_s, retry_s, give_up_s : float
+        A quick pass is run when the data reach ``lookahead_s`` past the expected end of the next stride (the event
+        detector needs about 0.12-0.17 s after a contact), again every ``retry_s`` while it is not there, and no
+        more once the data are ``give_up_s`` past it (the walk stopped or turned: the timer takes over).
+    poll_s : float
+        How often the analysis loop looks at the clock (the samples are read only when a pass is due).
     trace_rate_hz : float
         Rate of the angle traces sent to viewers.
     """
@@ -220,6 +326,11 @@ class LiveSession:
     quick_share: float = 0.06
     full_share: float = 0.04
     min_interval_s: float = 0.5
+    lookahead_s: float = 0.13
+    retry_s: float = 0.05
+    give_up_s: float = 0.6
+    poll_s: float = 0.02
+    budget_s: float = 10.0
     trace_rate_hz: float = 50.0
     status_period_s: float = 1.0
     state: str = "starting"
@@ -252,6 +363,12 @@ class LiveSession:
         self._grid: LiveGrid | None = None
         self._t0_mono = time.monotonic()
         self._published: dict[int, dict[str, Any]] = {}
+        self._publish_lock = threading.Lock()  # _published, shared by the two pass threads
+        self._newest_arrival_s = 0.0  # arrival of the newest packet when the samples were last read
+        self._looked: collections.deque[tuple[int, float]] = collections.deque(maxlen=64)  # (samples, arrival)
+        self._last_quick_n = 0  # samples of the newest quick pass
+        self._worker_key = f"{self.session_id}-{id(self):x}"
+        self._sent_idx = 0  # samples the worker process has of this session
 
     # ------------------------------------------------------------------------------------------------ running
     def start(self) -> None:
@@ -286,6 +403,9 @@ class LiveSession:
             log.exception("live session %s: final pass failed", self.session_id)
         self._executor.shutdown(wait=True)
         self._full_executor.shutdown(wait=True)
+        if self.full_pool is not None and self._sent_idx:
+            with contextlib.suppress(Exception):
+                self.full_pool.submit(forget_samples, self._worker_key)
         self.publish_status()
 
     def finish(self, analysis_id: str | None) -> None:
@@ -337,10 +457,12 @@ class LiveSession:
             if not ready or (len(ready) < len(samples) and waited < 3.0):
                 return 0
             self._grid = LiveGrid(max(s.rate_hz for s in ready))
+        arrival = self._newest_arrival_mono_s()  # the packets below arrived by then (this loop reads them now)
         added = 0
         while (chunk := self.bridge.read_chunk(self._grid)) is not None:
             with self._lock:
                 self.analysis.append(chunk)
+                self._newest_arrival_s = arrival
             added += chunk.n_samples
         return added
 
@@ -363,140 +485,278 @@ class LiveSession:
             log.exception("live session %s: analysis failed", self.session_id)
             self.feed.publish({"type": "error", "message": f"live analysis stopped: {type(exc).__name__}: {exc}"})
 
+    def _next_try_idx(self) -> int | None:
+        """Sample index at which the next quick pass should look for a stride: ``lookahead_s`` after the expected end
+        of the next one, then every ``retry_s`` until ``give_up_s`` after it; None when no stride is expected."""
+        if self._grid is None:
+            return None
+        fs = self._grid.rate_hz
+        with self._lock:
+            ends = self.analysis.expected_stride_ends()
+        last = self._last_quick_n
+        for end in (int(e) for e in ends):
+            if last >= end + self.give_up_s * fs:
+                continue  # looked long enough for this one: the walk stopped or turned
+            return max(end + round(self.lookahead_s * fs), last + max(1, round(self.retry_s * fs)))
+        return None
+
     async def _analyse_while_running(self) -> None:
-        """Quick passes over the newest ``window_s`` for new strides and traces, as often as ``min_interval_s``;
-        passes over everything for the summary, the flags and refined strides, paced to ``full_share`` of a core.
+        """Quick passes over the newest ``window_s`` for new strides and traces, run when the next stride of either
+        side can be complete (and at least every ``min_interval_s``); passes over everything for the summary, the
+        flags and refined strides. Each kind is paced to its share of a core.
 
         While the recording is shorter than the window every pass is over everything, in this process. Later, passes
         over everything run in a worker process when the hub has one (``full_pool``), beside the quick passes, so a
-        stride found by a quick pass never waits behind one.
+        stride found by a quick pass never waits behind one. The passes build their messages in their threads; this
+        loop (which also serves the sensors and the viewers) only reads the samples and publishes.
         """
         loop = asyncio.get_running_loop()
-        analysed = 0
+        quick_task: asyncio.Future[tuple[list[tuple[dict[str, Any], str | None]], float]] | None = None
+        full_task: asyncio.Future[tuple[list[tuple[dict[str, Any], str | None]], float]] | None = None
         last_quick = last_full = 0.0
-        quick_cost = full_cost = 0.0
-        full_task: asyncio.Future[LiveUpdate] | None = None
-        full_started = 0.0
+        quick_spent: collections.deque[tuple[float, float]] = collections.deque()  # (end, CPU s) of quick passes
+        full_cost = read_lag = 0.0
+        analysed = 0
         while True:
-            await asyncio.sleep(0.05)
-            self._read_new_samples()
+            await asyncio.sleep(self.poll_s)
             now = time.monotonic()
             if full_task is not None and full_task.done():
                 try:
-                    messages = self._update_messages(full_task.result(), revise=True, summary=True)
+                    messages, full_cost = full_task.result()
                 except Exception as exc:  # quick passes go on; the next full pass is tried after the usual pause
                     log.exception("live session %s: a pass over everything failed", self.session_id)
                     self.feed.publish({"type": "error", "message": f"a full analysis pass failed: {exc}"})
                 else:
                     self.feed.publish_many(messages)
-                full_cost = now - full_started
                 last_full, full_task = now, None
-            if self.analysis.n_samples <= analysed:
+            if quick_task is not None and quick_task.done():
+                messages, cost = quick_task.result()
+                self.feed.publish_many(messages)
+                quick_spent.append((now, cost))
+                quick_task = None
+            if self._grid is None:
+                self._read_new_samples()
                 continue
-            full_due = now - last_full >= max(self.min_interval_s, full_cost * (1.0 / self.full_share - 1.0))
-            quick_due = now - last_quick >= max(self.min_interval_s, quick_cost * (1.0 / self.quick_share - 1.0))
+            fs = self._grid.rate_hz
+            t0 = self.t0_monotonic_s or now
+            while quick_spent and quick_spent[0][0] < now - self.budget_s:
+                quick_spent.popleft()
+            within_budget = sum(c for _, c in quick_spent) < self.quick_share * self.budget_s
             short = self.analysis.n_samples <= self._window_samples()
-            if full_due and full_task is None and not short:
-                full_started = now
-                full_task = loop.run_in_executor(self._full_executor, self._pass, None, False)
-            if not (quick_due or (short and full_due)):
+            full_due = full_task is None and now - last_full >= max(
+                self.min_interval_s, full_cost * (1.0 / self.full_share - 1.0)
+            )
+            quick_due = False
+            if quick_task is None:
+                if now - last_quick >= self.min_interval_s:
+                    quick_due = True  # the timer: traces, and strides nobody expected (the first ones, after turns)
+                elif within_budget and not short:
+                    due = self._next_try_idx()  # the samples reach it about read_lag behind the clock
+                    quick_due = due is not None and (now - t0) * fs - read_lag >= due
+            if not (quick_due or (full_due and not short)):
                 continue
-            full = short  # while short, a pass over everything is as cheap as a quick one
-            arrival = self._newest_arrival_mono_s()
-            t0 = time.monotonic()
-            update = await loop.run_in_executor(self._executor, self._pass, None if full else self.window_s, True)
-            self.feed.publish_many(self._update_messages(update, revise=full, summary=full, newest_packet_s=arrival))
-            cost = time.monotonic() - t0
-            self.pass_durations_s.append(cost)
-            analysed = update.n_samples
-            last_quick = time.monotonic()
-            if full:
-                last_full, full_cost = last_quick, cost
-            else:
-                quick_cost = cost
-            if update.new_stride_rows.size:
-                self.pass_latency_s.append((arrival, time.monotonic()))
+            self._read_new_samples()
+            n = self.analysis.n_samples
+            read_lag = max(0.0, (time.monotonic() - t0) * fs - n)
+            if n <= analysed:
+                continue
+            if full_due and not short:
+                full_task = loop.run_in_executor(self._full_executor, self._full_pass)
+            if quick_due:
+                due = None if short else self._next_try_idx()
+                if due is not None and n < due and now - last_quick < self.min_interval_s:
+                    continue  # the samples are not there yet: look again at the next poll
+                window = None if short else self.window_s
+                quick_task = loop.run_in_executor(self._executor, self._quick_pass, window)
+                last_quick, analysed, self._last_quick_n = now, n, n
+                if short:
+                    last_full = now
 
     def _window_samples(self) -> int:
         return int(self.window_s * self._grid.rate_hz) if self._grid is not None else 0
 
-    def _pass(self, window_s: float | None, in_process: bool) -> LiveUpdate:
-        """One pass (in a worker thread): plan and absorb under the lock, the pipeline outside it; a pass over
-        everything goes to the hub's worker process unless ``in_process``."""
+    def _looked_before(self, n_samples: int) -> float | None:
+        """Arrival of the newest packet of the newest pass (either kind) that analysed fewer than ``n_samples``."""
+        earlier = [arrival for n, arrival in self._looked if n < n_samples]
+        return max(earlier) if earlier else None
+
+    def _quick_pass(self, window_s: float | None) -> tuple[list[tuple[dict[str, Any], str | None]], float]:
+        """A quick pass (or, while the session is short, one over everything), in this process's pass thread:
+        ``(messages, CPU seconds)``."""
+        cpu0 = time.thread_time()
         with self._lock:
-            planned = self.analysis.plan(window_s=window_s, trace=in_process)
-        if planned.recording is None:
-            return self.analysis.absorb(planned, None, "no data yet")
-        try:
-            if in_process or self.full_pool is None:
+            planned = self.analysis.plan(window_s=window_s)
+            arrival = self._newest_arrival_s
+        t0 = time.monotonic()
+        result: GaitResult | None = None
+        reason = "no data yet"
+        if planned.recording is not None:
+            try:
                 result = self.analysis.pipeline.run(planned.recording)
-            else:
-                result = self.full_pool.submit(run_pipeline, self.analysis.pipeline, planned.recording).result()
-        except AnalysisError as exc:
-            with self._lock:
-                return self.analysis.absorb(planned, None, str(exc))
+            except AnalysisError as exc:
+                reason = str(exc)
+        full = window_s is None
+        output = (
+            pass_output(result, self.options.session, planned.n_samples, cpu0=cpu0)
+            if result is not None and full
+            else None
+        )
         with self._lock:
-            return self.analysis.absorb(planned, result)
+            update = self.analysis.absorb(planned, result, reason)
+            previous = self._looked_before(planned.n_samples)
+            self._looked.append((planned.n_samples, arrival))
+            n_reported = self.analysis.n_reported
+        if update.result is None:
+            return [], time.thread_time() - cpu0
+        records = output.records if output is not None else None
+        messages = self._messages(
+            update.result.strides,
+            update.stride_ids,
+            update.new_stride_rows,
+            records=records,
+            result=update.result,
+            offset_idx=update.offset_idx,
+            revise=full,
+            packets=(arrival, previous),
+        )
+        if update.trace:
+            messages.insert(0, (self._trace_message(update, arrival), None))
+        if output is not None:
+            messages.append(self._summary_message(output, n_reported, arrival))
+        self.pass_durations_s.append(time.monotonic() - t0)
+        if update.new_stride_rows.size:
+            self.pass_latency_s.append((arrival, time.monotonic()))
+        return messages, time.thread_time() - cpu0
+
+    def _full_pass(self) -> tuple[list[tuple[dict[str, Any], str | None]], float]:
+        """A pass over everything beside the quick ones (no trace), in the worker process when the hub has one, which
+        keeps its own copy of the samples and is sent only the new ones: ``(messages, CPU seconds)``."""
+        cpu0 = time.thread_time()
+        with self._lock:
+            n = self.analysis.n_samples
+            start = self._sent_idx if self.full_pool is not None else 0
+            new = self.analysis.recording(start)
+            arrival = self._newest_arrival_s
+        if new is None:
+            return [], 0.0
+        planned = LivePass(None, 0, n, n, with_trace=False)
+        if self.full_pool is None:
+            try:
+                output = pass_output(self.analysis.pipeline.run(new), self.options.session, n, cpu0=cpu0)
+            except AnalysisError as exc:
+                output = PassOutput(n, reason=str(exc))
+        else:
+            self._sent_idx = 0  # unless the worker answers, it is out of step: send everything the next time
+            future = self.full_pool.submit(
+                full_pass, self._worker_key, start, new, self.analysis.pipeline, dict(self.options.session)
+            )
+            try:
+                output = future.result()
+            except cf.process.BrokenProcessPool:
+                self.full_pool = None  # the worker died: passes over everything go on in this process
+                raise
+            self._sent_idx = n
+        with self._lock:
+            previous = self._looked_before(n)
+            self._looked.append((n, arrival))
+            if output.strides is None:
+                return [], output.cpu_s + time.thread_time() - cpu0
+            new_rows, ids = self.analysis.absorb_strides(planned, output.strides, output.sampling_rate_hz)
+            n_reported = self.analysis.n_reported
+        messages = self._messages(
+            output.strides, ids, new_rows, records=output.records, revise=True, packets=(arrival, previous)
+        )
+        messages.append(self._summary_message(output, n_reported, arrival))
+        return messages, output.cpu_s + time.thread_time() - cpu0
 
     def _final_pass(self) -> LiveUpdate:
         recording = assemble_capture(parse_capture(self.capture_path.read_bytes())).recording
         with self._lock:
             return self.analysis.analyze(final=recording)
 
-    def _update_messages(
+    def _trace_message(self, update: LiveUpdate, newest_packet_s: float | None) -> dict[str, Any]:
+        fs = self._rate_of(update)
+        step = max(1, round(fs / self.trace_rate_hz))
+        return {
+            "type": "trace",
+            "t0_s": round(update.trace_start_idx / fs, 3),
+            "newest_packet_monotonic_s": newest_packet_s,
+            "rate_hz": fs / step,
+            "channels": {
+                name: [json_number(v, 2) for v in update.trace[name][::step].tolist()] for name in TRACE_CHANNELS
+            },
+        }
+
+    @staticmethod
+    def _rate_of(update: LiveUpdate) -> float:
+        assert update.result is not None
+        return update.result.sampling_rate_hz
+
+    def _summary_message(
+        self, output: PassOutput, n_reported: int, newest_packet_s: float | None
+    ) -> tuple[dict[str, Any], str]:
+        head = {
+            "type": "summary",
+            "t_s": round(output.n_samples / output.sampling_rate_hz, 2),
+            "t0_monotonic_s": self.t0_monotonic_s,
+            "newest_packet_monotonic_s": newest_packet_s,
+            "n_strides": n_reported,
+        }
+        text = json.dumps(head, separators=(",", ":"), allow_nan=False)
+        return {"type": "summary"}, f'{text[:-1]},"report":{output.report_json}}}'
+
+    def _messages(
         self,
-        update: LiveUpdate,
+        strides: StrideTable,
+        stride_ids: np.ndarray,
+        new_rows: np.ndarray,
         *,
+        records: tuple[dict[str, Any], ...] | None = None,
+        result: GaitResult | None = None,
+        offset_idx: int = 0,
         revise: bool = True,
-        summary: bool = True,
         tolerance: float = 0.05,
-        newest_packet_s: float | None = None,
-    ) -> list[dict[str, Any]]:
-        """The messages of a pass: the trace, new strides (and, when ``revise``, earlier ones whose values moved by
-        more than ``tolerance``), and when ``summary`` the report's sections so far."""
+        packets: tuple[float | None, float | None] = (None, None),
+    ) -> list[tuple[dict[str, Any], str | None]]:
+        """The stride messages of a pass: new strides and, when ``revise``, earlier ones whose values moved by more
+        than ``tolerance``. ``records`` are every row's values (a pass over everything), else they are taken from
+        ``result`` for the rows needed. A new stride carries the arrival of the newest packet of its pass and of the
+        pass before it (which did not have it), for latency measurements: ``packets``."""
+        rows = np.arange(stride_ids.size) if revise else new_rows
+        rows = rows[stride_ids[rows] >= 0]
+        if records is None:
+            assert result is not None
+            chosen = [_clean(r) for r in stride_records(result, rows, offset_idx=offset_idx)]
+        else:
+            chosen = [records[r] for r in rows.tolist()]
+        messages: list[tuple[dict[str, Any], str | None]] = []
+        with self._publish_lock:
+            for row, record in zip(rows.tolist(), chosen, strict=True):
+                stride_id = int(stride_ids[row])
+                before = self._published.get(stride_id)
+                if before is None or _changed(before, record, tolerance):
+                    self._published[stride_id] = record
+                    message = {"type": "stride", "id": stride_id, "revised": before is not None, **record}
+                    if before is None:
+                        message["newest_packet_monotonic_s"], message["previous_packet_monotonic_s"] = packets
+                    messages.append((message, None))
+        return messages
+
+    def _update_messages(
+        self, update: LiveUpdate, *, tolerance: float = 0.05
+    ) -> list[tuple[dict[str, Any], str | None]]:
+        """The messages of the last pass (the offline analysis of the capture): its trace, every stride whose values
+        moved by more than ``tolerance``, and the summary."""
         if update.result is None:
             return []
         result = update.result
-        fs = result.sampling_rate_hz
-        step = max(1, round(fs / self.trace_rate_hz))
-        messages: list[dict[str, Any]] = []
-        if update.trace:  # passes beside the quick ones leave the trace to them
-            messages.append(
-                {
-                    "type": "trace",
-                    "t0_s": round(update.trace_start_idx / fs, 3),
-                    "newest_packet_monotonic_s": newest_packet_s,
-                    "rate_hz": fs / step,
-                    "channels": {
-                        name: [json_number(v, 2) for v in update.trace[name][::step].tolist()]
-                        for name in TRACE_CHANNELS
-                    },
-                }
-            )
-        rows = np.arange(update.stride_ids.size) if revise else update.new_stride_rows
-        rows = rows[update.stride_ids[rows] >= 0]
-        records = stride_records(result, rows, offset_idx=update.offset_idx)
-        for row, stride in zip(rows.tolist(), records, strict=True):
-            stride_id = int(update.stride_ids[row])
-            record = _clean(stride)
-            before = self._published.get(stride_id)
-            if before is None or _changed(before, record, tolerance):
-                self._published[stride_id] = record
-                messages.append({"type": "stride", "id": stride_id, "revised": before is not None, **record})
-        if summary:
-            from gait.report import build_report  # noqa: PLC0415 - with the analysis
-
-            report = build_report(result, session=dict(self.options.session))
-            messages.append(
-                {
-                    "type": "summary",
-                    "t_s": round(update.n_samples / fs, 2),
-                    "t0_monotonic_s": self.t0_monotonic_s,
-                    "newest_packet_monotonic_s": newest_packet_s,
-                    "n_strides": self.analysis.n_reported,
-                    "report": {k: report.get(k) for k in _SUMMARY_SECTIONS},
-                }
-            )
+        output = pass_output(result, self.options.session, update.n_samples, cpu0=time.process_time())
+        messages = self._messages(
+            result.strides, update.stride_ids, update.new_stride_rows, records=output.records, tolerance=tolerance
+        )
+        if update.trace:
+            messages.insert(0, (self._trace_message(update, None), None))
+        messages.append(self._summary_message(output, self.analysis.n_reported, None))
         return messages
 
 
