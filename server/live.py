@@ -518,7 +518,11 @@ class LiveSession:
         full_cost = read_lag = 0.0
         analysed = 0
         while True:
-            await asyncio.sleep(self.poll_s)
+            running = {task for task in (quick_task, full_task) if task is not None}
+            if running:  # a pass that ends is published at once, not at the next poll
+                await asyncio.wait(running, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(self.poll_s)
             now = time.monotonic()
             if full_task is not None and full_task.done():
                 try:
