@@ -139,7 +139,10 @@ async def run_live_demo(
     token = _demo_token(settings)
     session = simulate_session(PRESETS[DEMO_PRESET](), schedule=LAB_SCHEDULE, sampling_rate_hz=100.0, seed=7)
     sensors = virtual_sensors(session, config=SensorConfig(rate_hz=100.0), seed=7)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level="warning", ws_per_message_deflate=False
+    )  # as `fusiongait serve` (see there)
+    server = uvicorn.Server(config)
     base = f"http://{host}:{port}"
     async with SimulatorServer(sensors) as sim:
         urls = {e.placement: e.url for e in await sim.open_tcp()}

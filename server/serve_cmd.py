@@ -67,8 +67,17 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     print(f"fusiongait: data in {settings.data_dir}, database {settings.effective_database_url.split('://')[0]}")
-    # The standard asyncio loop: the serial transports (pyserial-asyncio-fast) stall under uvloop.
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", loop="asyncio")
+    # The standard asyncio loop: the serial transports (pyserial-asyncio-fast) stall under uvloop. No per-message
+    # deflate on WebSockets: the live feed serialises a message once for every viewer, but deflate would compress
+    # it again for each one, on the event loop (a 50 kB summary to 10 viewers), for a feed that stays on the LAN.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        loop="asyncio",
+        ws_per_message_deflate=False,
+    )
     return 0
 
 
