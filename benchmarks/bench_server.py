@@ -38,8 +38,6 @@ import platform
 import random
 import resource
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,8 +53,8 @@ sys.path.insert(0, str(ROOT))
 
 from hardware.capture import CaptureHeader, CaptureSensor, Source, encode_header  # noqa: E402
 from hardware.protocol import SensorConfig, encode_imu_rows  # noqa: E402
+from tests.server.processes import Server  # noqa: E402 - the same service process the tests start
 
-FUSIONGAIT = [sys.executable, "-m", "server.cli"]
 RATE_HZ = 100.0
 SAMPLES_PER_PACKET = 5
 PACKET_US = 50_000
@@ -103,12 +101,6 @@ class BatchMaker:
 
 
 # --------------------------------------------------------------------------------------------------- the server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -118,64 +110,6 @@ def cpu_s(pid: int) -> float:
 def own_cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-
-
-@dataclass
-class Server:
-    data_dir: Path
-    database_url: str | None
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FUSIONGAIT_")}
-        env.update(FUSIONGAIT_DATA_DIR=str(self.data_dir), FUSIONGAIT_ANALYSIS_WORKERS="0", PYTHONPATH=str(ROOT))
-        return env
-
-    def options(self) -> list[str]:
-        return ["--database-url", self.database_url] if self.database_url else []
-
-    def token(self) -> str:
-        done = subprocess.run(
-            [*FUSIONGAIT, "admin", "create-token", "--role", "clinician", "--clinic", "Bench", *self.options()],
-            env=self.env(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        return done.stdout.strip().splitlines()[-1]
-
-    def start(self) -> None:
-        log = (self.data_dir.parent / "server.log").open("wb")
-        cmd = [*FUSIONGAIT, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "0"]
-        self.process = subprocess.Popen([*cmd, *self.options()], env=self.env(), cwd=ROOT, stdout=log, stderr=log)
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the server exited:\n" + (self.data_dir.parent / "server.log").read_text()[-2000:])
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the server did not answer in 60 s")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------------- the relays
@@ -300,7 +234,7 @@ async def run_step(
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=4.0)
     log = StepLog()
     rng = random.Random(n)
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=f"{server.base_url}/api/v1", limits=limits, timeout=30.0) as client:
         assert server.process is not None
         cpu_server0, cpu_self0 = cpu_s(server.process.pid), own_cpu_s()
         t0 = time.perf_counter() + 0.5
@@ -354,10 +288,10 @@ async def run_step(
 async def bench(args: argparse.Namespace, server: Server, database_url: str) -> dict[str, object]:
     t_begin = time.monotonic()
     maker = BatchMaker(args.batch_s)
-    staff = {"Authorization": f"Bearer {server.token()}"}
+    staff = {"Authorization": f"Bearer {server.admin('create-token', '--role', 'clinician', '--clinic', 'Bench')}"}
     relays: list[Relay] = []
     steps: list[dict[str, object]] = []
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=f"{server.base_url}/api/v1", timeout=30.0) as client:
         r = await client.post("/patients", json={"code": "BENCH-1"}, headers=staff)
         r.raise_for_status()
         patient_id = r.json()["id"]
@@ -430,7 +364,7 @@ def main() -> int:
         server = Server(Path(tmp) / "data", url)
         database_url = url or f"sqlite:///{server.data_dir / 'fusiongait.db'}"
         try:
-            server.start()
+            server.start(timeout_s=60)
             result = asyncio.run(bench(args, server, database_url))
         finally:
             server.stop()

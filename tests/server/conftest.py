@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.auth import issue_token
 from server.config import Settings
+from tests.server.processes import Server
 
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -122,3 +123,14 @@ def api(tmp_path: Path, database_url: str | None) -> Iterator[Api]:
 def sqlite_api(tmp_path: Path) -> Iterator[Api]:
     """The service on SQLite only (for tests whose subject is not the database)."""
     yield from make_api(tmp_path, None)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """``fusiongait serve`` as a subprocess on SQLite in the test's folder, not started (the test starts it, and
+    may kill and restart it); stopped at the end."""
+    srv = Server(tmp_path / "data", None)
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -11,11 +11,6 @@ write through the request's database session: their commit happens before the re
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,9 +25,10 @@ from sqlalchemy import func, select
 from hardware.capture import CaptureHeader, CaptureSensor, Source, encode_header
 from hardware.protocol import SensorConfig, encode_imu_rows
 from server.db import Database, RelayPacket
+from tests.server.processes import FUSIONGAIT, ROOT, Server, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-FUSIONGAIT = [sys.executable, "-m", "server.cli"]
+__all__ = ["FUSIONGAIT", "ROOT", "Server", "free_port"]  # where other tests and scripts found them before
+
 
 RATE_HZ = 100.0
 SAMPLES_PER_PACKET = 5
@@ -108,98 +104,6 @@ def relay_queue(session_id: str, relay: int) -> list[Batch]:
 
 
 # ---------------------------------------------------------------------------------------------------- the server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """``fusiongait serve`` as a subprocess on a loopback port (started, killed and restarted by the test)."""
-
-    data_dir: Path
-    database_url: str | None
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FUSIONGAIT_")}
-        env.update(FUSIONGAIT_DATA_DIR=str(self.data_dir), FUSIONGAIT_ANALYSIS_WORKERS="0", PYTHONPATH=str(ROOT))
-        return env
-
-    def db_options(self) -> list[str]:
-        return ["--database-url", self.database_url] if self.database_url else []
-
-    def admin(self, *args: str) -> str:
-        done = subprocess.run(
-            [*FUSIONGAIT, "admin", *args, *self.db_options()],
-            env=self.env(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip().splitlines()[-1]
-
-    def start(self) -> None:
-        self.starts += 1
-        log = (self.data_dir.parent / f"server-{self.starts}.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                *FUSIONGAIT,
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "0",
-                *self.db_options(),
-            ],
-            env=self.env(),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the server exited: {self.log_tail()}"
-            try:
-                if httpx.get(f"{self.base_url}/api/v1/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"the server did not answer in 30 s: {self.log_tail()}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def log_tail(self) -> str:
-        path = self.data_dir.parent / f"server-{self.starts}.log"
-        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None

@@ -11,30 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from server.db import Database, HomeDay
 from tests.gait.test_trends import _home_days
+from tests.server.processes import ROOT, Server
 from tests.server.test_dashboard_browser import CHROMIUM, pytestmark  # noqa: F401 - the same skips
-from tests.server.test_durability import ROOT, Server
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "home"
 
 with contextlib.suppress(ImportError):  # skipped by pytestmark without it
     from playwright.sync_api import sync_playwright
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", None)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_the_patient_page_shows_home_trends_the_fired_flag_and_downloads_the_report(server: Server) -> None:

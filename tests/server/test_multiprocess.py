@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from server.db import Analysis, Database, Job
-from tests.server.test_durability import Server
+from tests.server.processes import Server
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "healthy_walk.imucap"
 

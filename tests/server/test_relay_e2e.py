@@ -17,12 +17,11 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 from sqlalchemy import select
 
 from hardware.capture import Source, parse_capture
@@ -31,8 +30,8 @@ from hardware.simulator import PRESETS, Segment, simulate_session
 from hardware.simulator.device import virtual_sensors
 from server.db import Database, RelayPacket
 from server.ingest import COMMAND_TYPE_BASE
+from tests.server.processes import FUSIONGAIT, ROOT, Server
 from tests.server.sensors import ServedSensors
-from tests.server.test_durability import FUSIONGAIT, ROOT, Server
 
 SCHEDULE = (
     Segment(kind="stand", duration_s=4.0),
@@ -71,15 +70,6 @@ def packet_keys(capture_path: Path) -> dict[tuple[int, int, int, int], bytes]:
         key = (int(cap.sensor_id[i]), p[0], int.from_bytes(p[4:8], "little"), int.from_bytes(p[8:12], "little"))
         out[key] = p
     return out
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", None)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_the_relay_survives_an_outage_a_kill_and_a_duplicate_and_stores_every_packet_once(

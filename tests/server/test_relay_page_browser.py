@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from hardware.simulator import PRESETS, simulate_session
 from hardware.simulator.device import virtual_sensors
 from server.db import Database, RelayPacket
 from server.ingest import COMMAND_TYPE_BASE
-from tests.server.test_durability import ROOT, Server
+from tests.server.processes import ROOT, Server
 from tests.server.test_relay_e2e import RUN_S, SCHEDULE
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "relay"
@@ -155,15 +154,6 @@ def walker_packets() -> list[list[bytes]]:
         vs.command(encode_command(Command.START), 0.0)
         out.append([e.packet for e in vs.poll(RUN_S)])
     return out
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", None)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def _shot(page: Page, name: str) -> None:
