@@ -554,7 +554,7 @@ class LiveSession:
             if quick_task is None:
                 if now - last_quick >= self.min_interval_s:
                     quick_due = True  # the timer: traces, and strides nobody expected (the first ones, after turns)
-                elif within_budget and not short:
+                elif within_budget:
                     due = self._next_try_idx()  # the samples reach it about read_lag behind the clock
                     quick_due = due is not None and (now - t0) * fs - read_lag >= due
             if not (quick_due or (full_due and not short)):
@@ -567,7 +567,7 @@ class LiveSession:
             if full_due and not short:
                 full_task = loop.run_in_executor(self._full_executor, self._full_pass)
             if quick_due:
-                due = None if short else self._next_try_idx()
+                due = self._next_try_idx()
                 if due is not None and n < due and now - last_quick < self.min_interval_s:
                     continue  # the samples are not there yet: look again at the next poll
                 window = None if short else self.window_s
