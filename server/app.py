@@ -93,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.blob_dir,
             workers=settings.analysis_workers,
             home_min_wear_s=None if settings.home_min_wear_h is None else settings.home_min_wear_h * 3600.0,
+            lease_s=settings.job_lease_s,
+            poll_s=settings.job_poll_s,
         )
         blobs = BlobStore(settings.blob_dir)
         hub = LiveHub(database, blobs, runner, settings.data_dir / "live")

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         Origins allowed by CORS; empty (the default) means CORS is closed.
     home_analysis_interval_s : float
         How often the service looks for home days with new relay uploads and analyses them (0: only on request).
+    job_lease_s, job_poll_s : float
+        A background job's lease (renewed while it runs; when it runs out, another service process claims the job
+        again) and how often each process looks for jobs other processes queued (docs/deployment.md).
     home_min_wear_h : float, optional
         Wear time a home day needs to count (default: the rules file's ``daily.min_wear_s``, 12 h); for a
         monitoring protocol with shorter daily wear.
@@ -57,6 +60,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     home_analysis_interval_s: float = Field(default=900.0, ge=0.0)
     home_min_wear_h: float | None = Field(default=None, gt=0.0, le=24.0)
+    job_lease_s: float = Field(default=60.0, ge=5.0, le=3600.0)
+    job_poll_s: float = Field(default=1.0, gt=0.0, le=60.0)
 
     @field_validator("database_url")
     @classmethod

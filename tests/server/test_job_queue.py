@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from server.db import Analysis, Clinic, Database, GaitSession, Job, Patient
 from server.job_queue import JobDispatcher, JobQueue
+from tests.server.conftest import make_api
 
 
 @pytest.fixture
@@ -152,3 +153,9 @@ def test_dispatcher_runs_jobs_in_its_pool_and_sqlite_requeues_orphans(tmp_path: 
             dispatcher.enqueue("nope", "x")
     finally:
         database.dispose()
+
+
+def test_the_lease_and_poll_settings_reach_the_runner(tmp_path: Path) -> None:
+    for api in make_api(tmp_path, None, job_lease_s=30.0, job_poll_s=0.25):
+        runner = api.client.app.state.service.runner  # type: ignore[attr-defined]
+        assert (runner.lease_s, runner.poll_s) == (30.0, 0.25)
