@@ -49,17 +49,25 @@ jstest:
 
 test: lint typecheck jstest unit
 
+# Accuracy figures on ../shared/datasets and simulated walkers (docs/validation.md), and the speed and load figures
+# (docs/performance.md); each writes its JSON next to the docs. Minutes each; run on a quiet machine.
 validate: $(STAMP)
 	$(BIN)/python scripts/validate_events.py
 	$(BIN)/python scripts/validate_kinematics.py
 	$(BIN)/python scripts/validate_flags.py
 	$(BIN)/python scripts/validate_bridge.py
+	$(BIN)/python scripts/validate_daily.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_kinematics.py
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_bridge.py
+	$(BIN)/python benchmarks/bench_daily.py
+	$(BIN)/python benchmarks/bench_interop.py
+	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_server.py
+	$(BIN)/python benchmarks/bench_live.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
