@@ -28,6 +28,7 @@ from server.config import Settings
 from server.db import Database
 from server.deps import ServiceState
 from server.errors import ServiceError
+from server.fanout import open_fanout
 from server.home import queue_stale_days, stale_home_sessions
 from server.jobs import AnalysisRunner
 from server.live import LiveHub
@@ -98,6 +99,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         blobs = BlobStore(settings.blob_dir)
         hub = LiveHub(database, blobs, runner, settings.data_dir / "live")
+        fanout = await open_fanout(settings.fanout_url)  # FanoutError (start refused) when it does not answer
+        if fanout.shared:  # several processes: live sessions are followed from any of them
+            from server.live_fanout import LiveLink  # noqa: PLC0415 - only then
+
+            hub.link = LiveLink(hub, fanout, namespace=settings.fanout_namespace)
+            await hub.link.start()
         app.state.service = ServiceState(settings, database, blobs, runner, hub)
         runner.start(database)
         home_task = (

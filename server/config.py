@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     job_lease_s, job_poll_s : float
         A background job's lease (renewed while it runs; when it runs out, another service process claims the job
         again) and how often each process looks for jobs other processes queued (docs/deployment.md).
+    fanout_url : str, optional
+        Where the live feed is fanned out to the other service processes (``FUSIONGAIT_FANOUT_URL``):
+        ``redis://host:6379/0`` or ``postgresql://user@host/db`` (docs/deployment.md); default: none (one process).
+    fanout_namespace : str
+        Prefix of the fan-out's channels (``FUSIONGAIT_FANOUT_NAMESPACE``): the same for the processes of one
+        deployment, another for a second deployment on the same Redis or PostgreSQL.
     home_min_wear_h : float, optional
         Wear time a home day needs to count (default: the rules file's ``daily.min_wear_s``, 12 h); for a
         monitoring protocol with shorter daily wear.
@@ -62,6 +68,8 @@ class Settings(BaseSettings):
     home_min_wear_h: float | None = Field(default=None, gt=0.0, le=24.0)
     job_lease_s: float = Field(default=60.0, ge=5.0, le=3600.0)
     job_poll_s: float = Field(default=1.0, gt=0.0, le=60.0)
+    fanout_url: str | None = None
+    fanout_namespace: str = Field(default="fusiongait", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
 
     @field_validator("database_url")
     @classmethod
@@ -71,6 +79,16 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError(f"expected a sqlite:// or postgresql:// URL, got {value.split(':', 1)[0]}://...")
         return value
+
+    @field_validator("fanout_url")
+    @classmethod
+    def _known_fanout(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in ("redis", "rediss", "unix", "postgresql", "postgres", "postgresql+psycopg"):
+            raise ValueError(f"expected a redis:// or postgresql:// URL, got {value.split(':', 1)[0]}://...")
+        return value.strip()
 
     @property
     def effective_database_url(self) -> str:

@@ -10,6 +10,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceError",
+    "ServiceUnavailable",
     "Unauthorized",
 ]
 
@@ -65,3 +66,10 @@ class PayloadTooLarge(ServiceError):
 
     status_code = 413
     code = "payload_too_large"
+
+
+class ServiceUnavailable(ServiceError):
+    """Another service process that must answer does not (e.g. the one running a live session)."""
+
+    status_code = 503
+    code = "unavailable"

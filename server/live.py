@@ -36,10 +36,10 @@ import multiprocessing
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from server.blobs import BlobStore
 from server.db import Analysis, Database, RecordingFile, utcnow
 from server.errors import Conflict, NotFound
 from server.jobs import AnalysisRunner
+
+if TYPE_CHECKING:
+    from server.live_fanout import LiveLink, RemoteLive
 
 __all__ = [
     "LiveFeed",
@@ -219,6 +222,9 @@ class LiveFeed:
         self.latest: dict[str, tuple[int, str]] = {}
         self.queue_size = queue_size
         self.subscribers: set[asyncio.Queue[str | None]] = set()
+        #: Called with ``(seq, type, stride id or None, text)`` for each message, when the service fans the feed out
+        #: to other processes (server.live_fanout); None with one process.
+        self.relay: Callable[[int, str, int | None, str], None] | None = None
 
     def publish(self, message: dict[str, Any], body: str | None = None) -> None:
         """Number ``message``, keep it and hand it to every viewer.
@@ -234,10 +240,14 @@ class LiveFeed:
         item = (self.seq, text)
         self.log.append(item)
         kind = message["type"]
+        stride_id = None
         if kind == "stride":
-            self.strides[int(message["id"])] = item
+            stride_id = int(message["id"])
+            self.strides[stride_id] = item
         elif kind in ("status", "summary", "ended"):
             self.latest[kind] = item
+        if self.relay is not None:
+            self.relay(self.seq, kind, stride_id, text)
         for queue in list(self.subscribers):
             try:
                 queue.put_nowait(text)
@@ -778,6 +788,11 @@ class LiveHub:
     worker_process : bool
         Run the live sessions' passes over everything in one worker process (spawned at the first session), off
         the interpreter the quick passes and the sensors share.
+
+    With several service processes, :attr:`link` (a :class:`~server.live_fanout.LiveLink`, set by the app when
+    ``FUSIONGAIT_FANOUT_URL`` names a shared backend) publishes this hub's sessions to the others and follows
+    theirs: :meth:`get` and :meth:`listed` then also answer for sessions other processes run, and :meth:`stop`
+    forwards to the owner.
     """
 
     def __init__(
@@ -799,13 +814,22 @@ class LiveHub:
         self._lock = asyncio.Lock()
         self.worker_process = worker_process
         self._pool: cf.ProcessPoolExecutor | None = None
+        self.link: LiveLink | None = None
 
-    def get(self, session_id: str) -> LiveSession:
-        """The live session (running or recently stopped); :class:`NotFound` otherwise."""
-        live = self.sessions.get(session_id)
+    def get(self, session_id: str) -> LiveSession | RemoteLive:
+        """The live session (running or recently stopped), here or, with a link, in another process;
+        :class:`NotFound` otherwise."""
+        live: LiveSession | RemoteLive | None = self.sessions.get(session_id)
+        if live is None and self.link is not None:
+            live = self.link.remote.get(session_id)
         if live is None:
             raise NotFound(f"session {session_id} has no live recording")
         return live
+
+    def listed(self) -> list[LiveSession | RemoteLive]:
+        """This process's live sessions, then those of the other processes (with a link)."""
+        here: list[LiveSession | RemoteLive] = list(self.sessions.values())
+        return here + list(self.link.remote.values()) if self.link is not None else here
 
     async def start(
         self,
@@ -828,6 +852,8 @@ class LiveHub:
             current = self.sessions.get(session_id)
             if current is not None and current.state in ("starting", "running", "stopping"):
                 raise Conflict(f"session {session_id} is already live")
+            if self.link is not None:
+                self.link.check_not_live_elsewhere(session_id)
             self.live_dir.mkdir(parents=True, exist_ok=True)
             stamp = utcnow().strftime("%Y%m%dT%H%M%S")
             if self.worker_process and self._pool is None:
@@ -843,14 +869,20 @@ class LiveHub:
                 transport_options=transport_options,
                 full_pool=self._pool,
             )
+            if self.link is not None:
+                self.link.attach(live)
             live.start()
             self.sessions[session_id] = live
             self._forget_old()
             return live
 
-    async def stop(self, session_id: str) -> LiveSession:
-        """Stop a live session, store its capture as the session's recording and queue its offline analysis."""
+    async def stop(self, session_id: str) -> LiveSession | RemoteLive:
+        """Stop a live session, store its capture as the session's recording and queue its offline analysis (a
+        session of another process: asks that process, through the link)."""
         live = self.get(session_id)
+        if not isinstance(live, LiveSession):
+            assert self.link is not None
+            return await self.link.stop_remote(live)
         if live.state == "stopped":
             return live
         await live.stop()
@@ -899,3 +931,6 @@ class LiveHub:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self.link is not None:  # after the sessions' ends, which it sends first
+            await self.link.close()
+            self.link = None

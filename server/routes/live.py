@@ -17,6 +17,7 @@ from server.db import GaitSession, Patient
 from server.deps import Auth, Db, state_of
 from server.errors import BadInput, ServiceError
 from server.live import LiveSession
+from server.live_fanout import RemoteLive
 from server.schemas import Placement
 
 __all__ = ["router"]
@@ -54,7 +55,7 @@ class LiveOut(BaseModel):
     analysis_id: str | None
 
 
-def _out(live: LiveSession) -> LiveOut:
+def _out(live: LiveSession | RemoteLive) -> LiveOut:
     return LiveOut(
         session_id=live.session_id,
         patient_id=live.patient_id,
@@ -71,7 +72,7 @@ def list_live(request: Request, db: Db, principal: Auth) -> list[LiveOut]:
     require_staff(principal)
     hub = state_of(request).hub
     out = []
-    for live in list(hub.sessions.values()):
+    for live in hub.listed():
         patient = db.get(Patient, live.patient_id)
         if patient is not None and (principal.role == "admin" or patient.clinic_id == principal.clinic_id):
             out.append(_out(live))
@@ -122,6 +123,7 @@ def get_live(session_id: str, request: Request, db: Db, principal: Auth) -> Live
     "/sessions/{session_id}/live/stop",
     response_model=LiveOut,
     summary="Stop a live session: the capture is stored and the full analysis queued",
+    responses={503: {"description": "the session runs on another service process, which did not answer"}},
 )
 async def stop_live(session_id: str, request: Request, principal: Auth) -> LiveOut:
     state = state_of(request)
@@ -161,14 +163,17 @@ async def live_feed(websocket: WebSocket, session_id: str) -> None:
         return
     try:
         await run_in_threadpool(_authorize, websocket, session_id, first.get("token"))
-        live = websocket.app.state.service.hub.get(session_id)
+        hub = websocket.app.state.service.hub
+        live = hub.get(session_id)
+        # a session another process runs: its messages reach this one through the link (docs/deployment.md)
+        feed = live.feed if isinstance(live, LiveSession) else await hub.link.wait_ready(live)
     except ServiceError as exc:
         await websocket.close(code=4000 + exc.status_code, reason=exc.message[:120])
         return
 
-    backlog, queue, reset = live.feed.subscribe(after)
+    backlog, queue, reset = feed.subscribe(after)
     if live.state == "stopped":  # the feed is closed: send what was missed, then close
-        live.feed.unsubscribe(queue)
+        feed.unsubscribe(queue)
         queue.put_nowait(None)
     hello = {
         "type": "hello",
@@ -196,7 +201,7 @@ async def live_feed(websocket: WebSocket, session_id: str) -> None:
     try:
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        live.feed.unsubscribe(queue)
+        feed.unsubscribe(queue)
         for task in (sender, receiver):
             task.cancel()
         await asyncio.gather(sender, receiver, return_exceptions=True)
