@@ -2,9 +2,13 @@
 
 Protocol: trials with ≤ 5 % packet loss; each whole trial analysed as a user would (lost packets stay gaps, body
 height from the metadata); detected ICs matched one-to-one to the reference heel strikes (greedy nearest, ±0.25 s)
-on the two straight walks (U-turn excluded, 0.25 s margin at the trial ends); cadence per walk from the steps whose
-both ICs lie in the walk, against the reference steps of that walk. Repeated with each recording rotated by a
-random rotation.
+on the two straight walks (U-turn excluded, 0.25 s margin at the trial ends). Matching runs once over the whole
+trial; a walk holds its reference heel strikes, the detections matched to them and the unmatched detections inside
+it (tests/voisard.py, walk_events). Cadence per walk is one definition applied to both event lists: 60 / mean step
+time over the consecutive ICs of the walk (the formula of gait/summary.py, all steps of the walk, initiation and
+stopping included, as the Mobilise-D walking-bout cadence). Diagnostic only (not the acceptance figure): the same
+cadence over the steady part of each walk, without the first and last 2 strides (4 reference heel strikes at each
+end; CLINICAL.md §5). Repeated with each recording rotated by a random rotation.
 
 Run:  .venv/bin/python scripts/validate_events.py [--datasets ../shared/datasets] [--out docs/validation_events.json]
 """
@@ -25,22 +29,34 @@ sys.path.insert(0, str(ROOT))
 
 from gait.pipeline import GaitPipeline  # noqa: E402
 from gait.recording import Recording  # noqa: E402
-from tests.voisard import load_trial, match_events, trial_codes  # noqa: E402
+from tests.voisard import WalkEvents, load_trial, trial_codes, walk_events  # noqa: E402
 
 TOL_IDX = 25  # ±0.25 s at 100 Hz
+STEADY_TRIM = 4  # reference heel strikes dropped at each end of a walk for the steady-state diagnostic (2 strides)
 
 
-def _cadence(ic: np.ndarray, lo: int, hi: int, fs: float) -> float:
-    ic = np.sort(ic[(ic >= lo) & (ic <= hi)])
-    steps = np.diff(ic)
+def _cadence(ic: np.ndarray, fs: float) -> float:
+    """60 / mean step time over consecutive ICs (steps of 2 s or more are pauses, not steps)."""
+    steps = np.diff(np.sort(ic))
     steps = steps[steps < 2.0 * fs]
     return float(60.0 * fs / np.mean(steps)) if steps.size else float("nan")
+
+
+def _steady(walk: WalkEvents) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and detected ICs of the walk's steady part: its reference heel strikes without the first and last
+    STEADY_TRIM, the detections matched to them and the false detections between them."""
+    k = STEADY_TRIM
+    if walk.reference.size < 2 * k + 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ref, matched = walk.reference[k:-k], walk.matched[k:-k]
+    free = walk.unmatched[(walk.unmatched > ref[0]) & (walk.unmatched < ref[-1])]
+    return ref, np.sort(np.concatenate([matched[matched >= 0], free]))
 
 
 def evaluate(root: Path, *, rotate: bool, seed: int = 0) -> dict[str, object]:
     rng = np.random.default_rng(seed)
     tp = n_ref = n_det = 0
-    errors, cad_err, side_ok = [], [], []
+    errors, cad_err, steady_err, side_ok = [], [], [], []
     per_trial = []
     t_analysis = 0.0
     for code in trial_codes(root):
@@ -61,33 +77,39 @@ def evaluate(root: Path, *, rotate: bool, seed: int = 0) -> dict[str, object]:
         ref = np.concatenate([trial.ic_left_idx, trial.ic_right_idx])
         ref_side = np.concatenate([np.zeros(trial.ic_left_idx.size), np.ones(trial.ic_right_idx.size)])
         fs = rec.sampling_rate_hz
-        for w, (lo, hi) in enumerate(trial.walks()):
-            in_r = (ref >= lo) & (ref <= hi)
-            in_d = (result.ic_idx >= lo) & (result.ic_idx <= hi)
-            err = match_events(result.ic_idx[in_d], ref[in_r], TOL_IDX)
-            tp, n_ref, n_det = tp + err.size, n_ref + int(in_r.sum()), n_det + int(in_d.sum())
+        for w, walk in enumerate(walk_events(result.ic_idx, ref, trial.walks(), TOL_IDX)):
+            det = walk.detected
+            err = walk.errors
+            tp, n_ref, n_det = tp + err.size, n_ref + walk.reference.size, n_det + det.size
             errors.append(err)
-            c_ref, c_det = _cadence(ref[in_r], lo, hi, fs), _cadence(result.ic_idx[in_d], lo, hi, fs)
+            c_ref, c_det = _cadence(walk.reference, fs), _cadence(det, fs)
             cad_err.append(c_det - c_ref)
+            s_ref, s_det = _steady(walk)
+            cs_ref, cs_det = _cadence(s_ref, fs), _cadence(s_det, fs)
+            steady_err.append(cs_det - cs_ref)
             per_trial.append(
                 {
                     "trial": code,
                     "walk": w + 1,
-                    "n_ref": int(in_r.sum()),
-                    "n_det": int(in_d.sum()),
+                    "n_ref": int(walk.reference.size),
+                    "n_det": int(det.size),
                     "n_matched": int(err.size),
                     "cadence_ref_spm": round(c_ref, 2),
                     "cadence_spm": round(c_det, 2),
+                    "steady_cadence_ref_spm": round(cs_ref, 2),
+                    "steady_cadence_spm": round(cs_det, 2),
                 }
             )
-            for j in np.flatnonzero(in_d):
-                d = np.abs(ref - result.ic_idx[j])
+            for ic in det:
+                j = np.flatnonzero(result.ic_idx == ic)[0]
+                d = np.abs(ref - ic)
                 k = int(np.argmin(d))
                 if d[k] <= 10 and result.side[j] >= 0:
                     side_ok.append(bool(result.side[j] == ref_side[k]))
     e_ms = 1000.0 / 100.0 * np.concatenate(errors)
     precision, recall = tp / n_det, tp / n_ref
     cad = np.abs(np.asarray(cad_err))
+    steady = np.abs(np.asarray(steady_err))
     return {
         "rotated": rotate,
         "trials": len(trial_codes(root)),
@@ -104,6 +126,9 @@ def evaluate(root: Path, *, rotate: bool, seed: int = 0) -> dict[str, object]:
         "cadence_abs_error_spm_mean": round(float(np.mean(cad)), 2),
         "cadence_abs_error_spm_max": round(float(np.max(cad)), 2),
         "walks_with_cadence_error_le_1_spm": f"{int(np.sum(cad <= 1.0))}/{cad.size}",
+        "steady_cadence_abs_error_spm_median": round(float(np.nanmedian(steady)), 2),
+        "steady_cadence_abs_error_spm_max": round(float(np.nanmax(steady)), 2),
+        "walks_with_steady_cadence_error_le_1_spm": f"{int(np.sum(steady <= 1.0))}/{int(np.isfinite(steady).sum())}",
         "side_accuracy": round(float(np.mean(side_ok)), 4),
         "analysis_time_s_all_trials": round(t_analysis, 2),
         "per_walk": per_trial,

@@ -66,16 +66,81 @@ def load_trial(root: Path, code: str) -> VoisardTrial:
     )
 
 
-def match_events(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> np.ndarray:
-    """Greedy nearest one-to-one matching; returns the signed errors (detected − reference) of matched pairs."""
+def match_pairs(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy nearest one-to-one matching within ``tolerance`` samples: the indices into ``detected`` and into
+    ``reference`` of the matched pairs, nearest pairs first."""
     d = np.asarray(detected)[:, None] - np.asarray(reference)[None, :]
     pairs = np.argwhere(np.abs(d) <= tolerance)
     order = np.argsort(np.abs(d[pairs[:, 0], pairs[:, 1]]), kind="stable")
-    used_d, used_r, errors = set(), set(), []
+    used_d: set[int] = set()
+    used_r: set[int] = set()
+    out_d, out_r = [], []
     for i, j in pairs[order]:
         if i in used_d or j in used_r:
             continue
         used_d.add(int(i))
         used_r.add(int(j))
-        errors.append(int(d[i, j]))
-    return np.asarray(errors, dtype=np.int64)
+        out_d.append(int(i))
+        out_r.append(int(j))
+    return np.asarray(out_d, dtype=np.int64), np.asarray(out_r, dtype=np.int64)
+
+
+def match_events(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> np.ndarray:
+    """Greedy nearest one-to-one matching; returns the signed errors (detected − reference) of matched pairs."""
+    i, j = match_pairs(detected, reference, tolerance)
+    return (np.asarray(detected)[i] - np.asarray(reference)[j]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class WalkEvents:
+    """The initial contacts of one scored walk.
+
+    Attributes
+    ----------
+    reference : ndarray of int
+        Reference heel strikes inside the walk, increasing.
+    matched : ndarray of int
+        For each of them, the detected IC matched to it, or -1 (a miss).
+    unmatched : ndarray of int
+        Detected ICs inside the walk matched to no reference heel strike (false detections).
+    """
+
+    reference: np.ndarray
+    matched: np.ndarray
+    unmatched: np.ndarray
+
+    @property
+    def detected(self) -> np.ndarray:
+        """Our ICs of the walk, increasing: the matched ones and the false detections."""
+        return np.sort(np.concatenate([self.matched[self.matched >= 0], self.unmatched]))
+
+    @property
+    def errors(self) -> np.ndarray:
+        """Signed timing errors (detected − reference) of the matched pairs, samples."""
+        hit = self.matched >= 0
+        return (self.matched[hit] - self.reference[hit]).astype(np.int64)
+
+
+def walk_events(
+    detected: np.ndarray, reference: np.ndarray, walks: list[tuple[int, int]], tolerance: int
+) -> list[WalkEvents]:
+    """Match the detected ICs to the reference heel strikes once over the whole trial, then assign them to walks.
+
+    A walk holds its reference heel strikes (inclusive sample range), the detections matched to them wherever
+    those lie, and the unmatched detections inside the range. A detection a few samples from its heel strike is the
+    same event even when the walk's edge (the annotated U-turn) falls between the two; matching inside each walk's
+    range separately counted such a pair as one miss and one false detection, in different walks.
+    """
+    det = np.sort(np.asarray(detected, dtype=np.int64))
+    ref = np.sort(np.asarray(reference, dtype=np.int64))
+    i, j = match_pairs(det, ref, tolerance)
+    partner = np.full(ref.size, -1, dtype=np.int64)
+    partner[j] = det[i]
+    is_matched = np.zeros(det.size, dtype=bool)
+    is_matched[i] = True
+    out = []
+    for lo, hi in walks:
+        in_r = (ref >= lo) & (ref <= hi)
+        free = ~is_matched & (det >= lo) & (det <= hi)
+        out.append(WalkEvents(reference=ref[in_r], matched=partner[in_r], unmatched=det[free]))
+    return out

@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 from gait.pipeline import GaitPipeline
 from gait.recording import Recording
 from tests.conftest import VOISARD, requires_voisard
-from tests.voisard import load_trial, match_events, trial_codes
+from tests.voisard import load_trial, trial_codes, walk_events
 
 pytestmark = requires_voisard
 
@@ -47,11 +47,9 @@ def test_initial_contacts_match_the_reference_on_all_clean_trials() -> None:
         trial = load_trial(VOISARD, code)
         result = GaitPipeline(height_m=trial.height_m).run(trial.recording)
         ref = np.concatenate([trial.ic_left_idx, trial.ic_right_idx])
-        for lo, hi in trial.walks():
-            r = ref[(ref >= lo) & (ref <= hi)]
-            d = result.ic_idx[(result.ic_idx >= lo) & (result.ic_idx <= hi)]
-            err = match_events(d, r, tolerance=25)
-            tp, n_ref, n_det = tp + err.size, n_ref + r.size, n_det + d.size
+        for walk in walk_events(result.ic_idx, ref, trial.walks(), tolerance=25):
+            err = walk.errors
+            tp, n_ref, n_det = tp + err.size, n_ref + walk.reference.size, n_det + walk.detected.size
             errors.append(err)
     precision, recall = tp / n_det, tp / n_ref
     f1 = 2 * precision * recall / (precision + recall)
