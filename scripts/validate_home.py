@@ -234,7 +234,7 @@ def run_home_validation(
     for name in ("data", "queue", "stash"):
         shutil.rmtree(work / name, ignore_errors=True)
     (work / "driver.log").unlink(missing_ok=True)
-    (work / "stash").mkdir()
+    (work / "stash").mkdir(parents=True)
     pool = ProcessPoolExecutor(max_workers=run.sim_workers)
     futures: list[Future[dict[str, Any]]] = [pool.submit(make_day, run, i, str(days_dir)) for i in range(run.days)]
     server = HomeServer(work / "data", run.database_url)
@@ -551,7 +551,8 @@ def main() -> int:
     ap.add_argument("--wear-h", type=float, default=1.5)
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--sim-workers", type=int, default=1)
-    ap.add_argument("--work", type=Path, default=ROOT / "out" / "validate_home")
+    ap.add_argument("--work", type=Path, default=ROOT / "out" / "validate_home", help="working folder (rebuilt)")
+    ap.add_argument("--days-dir", type=Path, default=None, help="simulated days, reused (default WORK/days)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "validation_home.json")
     args = ap.parse_args()
     run = HomeRun(
@@ -561,7 +562,7 @@ def main() -> int:
         database_url=args.database_url,
         sim_workers=args.sim_workers,
     )
-    figures = run_home_validation(run, args.work)
+    figures = run_home_validation(run, args.work, days_dir=args.days_dir)
     print(json.dumps(figures["summary"], indent=1))
     args.out.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
