@@ -57,6 +57,7 @@ validate: $(STAMP)
 	$(BIN)/python scripts/validate_flags.py
 	$(BIN)/python scripts/validate_bridge.py
 	$(BIN)/python scripts/validate_daily.py
+	$(BIN)/python scripts/validate_home.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
