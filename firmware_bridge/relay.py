@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 import httpx
 
+from firmware_bridge.atomic import fsync_dir, write_atomic
 from firmware_bridge.capture_writer import CaptureWriter
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.session import BridgeSession
@@ -97,29 +98,6 @@ class RelayError(BridgeError):
 def batch_key(body: bytes) -> str:
     """The ``Idempotency-Key`` of a batch: ``sha256-`` followed by the SHA-256 of its bytes (71 characters)."""
     return "sha256-" + hashlib.sha256(body).hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, fsync it, rename it over ``path``, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 # --------------------------------------------------------------------------------------------------------- queue
@@ -251,7 +229,7 @@ class RelayQueue:
             "next_seq": self.next_seq,
             "counters": self.counters.to_json(),
         }
-        _write_atomic(self.folder / _STATE, json.dumps(state, indent=1).encode())
+        write_atomic(self.folder / _STATE, json.dumps(state, indent=1).encode())
 
     def _recover_open(self) -> int:
         """Seal the batch a crash left open (whole records only); returns how many records it kept."""
@@ -263,11 +241,11 @@ class RelayQueue:
             capture = parse_capture(data)
         except HardwareError:  # cut inside the header: it never held a record
             path.unlink()
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
             return 0
         if len(capture) == 0:
             path.unlink()
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
             return 0
         if capture.torn_tail_bytes:
             os.truncate(path, len(data) - capture.torn_tail_bytes)
@@ -283,7 +261,7 @@ class RelayQueue:
         seq = self.next_seq
         batch = QueuedBatch(seq, self._path(seq))
         os.replace(self.folder / _OPEN, batch.path)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self._pending[seq] = batch
         self.next_seq += 1
         self.counters.sealed += 1
@@ -324,7 +302,7 @@ class RelayQueue:
         writer.close()
         if writer.records == 0:
             (self.folder / _OPEN).unlink()
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
             return None
         return self._seal_file()
 
@@ -351,7 +329,7 @@ class RelayQueue:
     def ack(self, batch: QueuedBatch, answer: Mapping[str, Any], *, wall_s: float | None = None) -> None:
         """The server stored ``batch`` (a 2xx with ``answer``): delete it."""
         batch.path.unlink(missing_ok=True)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self._pending.pop(batch.seq, None)
         c = self.counters
         c.acknowledged += 1
@@ -365,10 +343,10 @@ class RelayQueue:
     def reject(self, batch: QueuedBatch, reason: str) -> Path:
         """The server refused ``batch`` for good: move it to ``rejected/`` with a ``.txt`` saying why."""
         target = self.folder / _REJECTED / batch.path.name
-        _write_atomic(target.with_suffix(".txt"), (reason.rstrip() + "\n").encode())
+        write_atomic(target.with_suffix(".txt"), (reason.rstrip() + "\n").encode())
         os.replace(batch.path, target)
-        _fsync_dir(target.parent)
-        _fsync_dir(self.folder)
+        fsync_dir(target.parent)
+        fsync_dir(self.folder)
         self._pending.pop(batch.seq, None)
         self.counters.rejected += 1
         self._save_state()

@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from firmware_bridge.relay import RELAY_BACKOFF, Batcher, QueuedBatch, RelayQueue, Uploader, _write_atomic
+from firmware_bridge.atomic import write_atomic
+from firmware_bridge.relay import RELAY_BACKOFF, Batcher, QueuedBatch, RelayQueue, Uploader
 from hardware.capture import Capture, Source, parse_capture
 
 __all__ = ["CutProxy", "ReplayPlan", "main", "run_replay"]
@@ -245,7 +246,7 @@ async def run_replay(plan: ReplayPlan) -> dict[str, Any]:
         feed.set(int(pos["sim_now_ns"]))
 
     def save() -> None:
-        _write_atomic(state_path, json.dumps({**cursor, "sim_now_ns": feed.now_ns}).encode())
+        write_atomic(state_path, json.dumps({**cursor, "sim_now_ns": feed.now_ns}).encode())
 
     def on_seal(batch: QueuedBatch) -> None:
         uploader.notify(batch)

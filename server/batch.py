@@ -38,7 +38,6 @@ import os
 import re
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from firmware_bridge.atomic import write_atomic
 from firmware_bridge.errors import BridgeError
 from gait.errors import GaitError
 from gait.recording import KNOWN_PLACEMENTS, PELVIS, Recording
@@ -602,22 +602,6 @@ def analyze_item(item: BatchItem, expected_version: str | None = None, html: boo
 
 
 # ----------------------------------------------------------------------------------------- output folder
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
 
@@ -770,7 +754,7 @@ def _write_parquet(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    _write_atomic(path, sink.getvalue().to_pybytes())
+    write_atomic(path, sink.getvalue().to_pybytes())
     return True
 
 
@@ -850,7 +834,7 @@ def run_batch(
                 inputs = _input_hashes(item, previous, rehash=rehash)
             except OSError as exc:
                 states[item.id] = _state(item, "failed", f"cannot read the input: {_one_line(exc)}", None, [], version)
-                _write_atomic(state_path, _json_bytes(states[item.id]))
+                write_atomic(state_path, _json_bytes(states[item.id]))
                 ran.add(item.id)
                 continue
             key = analysis_key(item, inputs, version)
@@ -902,7 +886,7 @@ def run_batch(
             rel = report_path.relative_to(out).as_posix()
             rows.append(summary_row(item, state, report, ran=item.id in ran, report_path=rel))
         summary_csv = out / "summary.csv"
-        _write_atomic(summary_csv, _csv_bytes(rows))
+        write_atomic(summary_csv, _csv_bytes(rows))
         parquet = out / "summary.parquet"
         summary_parquet = parquet if _write_parquet(parquet, rows) else None
     failures = {r["id"]: r["error"] for r in rows if r["status"] != "done"}
@@ -949,9 +933,9 @@ def _store(out: Path, item: BatchItem, state: dict[str, Any], result: Any) -> No
         state.update(status=result.status, error=result.error, warnings=result.warnings)
         state.update(elapsed_s=result.elapsed_s, worker=result.worker)
         if result.status == "done" and result.report is not None:
-            _write_atomic(report_path, _json_bytes(result.report))
+            write_atomic(report_path, _json_bytes(result.report))
             if result.html is not None:
-                _write_atomic(html_path, result.html.encode())
+                write_atomic(html_path, result.html.encode())
     else:  # the task itself failed: a worker died (KilledWorker), the cluster went away, ...
         state.update(status="failed", error=f"task failed: {type(result).__name__}: {_one_line(result)}")
     if state["status"] != "done":
@@ -959,4 +943,4 @@ def _store(out: Path, item: BatchItem, state: dict[str, Any], result: Any) -> No
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
     state["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    _write_atomic(state_path, _json_bytes(state))
+    write_atomic(state_path, _json_bytes(state))
