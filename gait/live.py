@@ -251,19 +251,47 @@ class LiveAnalysis:
         tolerance_idx = max(1, round(self.match_tolerance_s * sampling_rate_hz))
         return self._match_strides(strides, tolerance_idx=tolerance_idx, offset_idx=planned.offset_idx)
 
-    def expected_stride_ends(self) -> IntArray:
-        """Where the next stride of each side should end (sample index of its closing initial contact), increasing.
+    def expected_stride_ends(self, *, ahead: int = 0, steady_strides: int = 10) -> IntArray:
+        """Where the next strides of each side should end (sample index of their closing initial contact).
 
-        The last reported stride of each side, repeated: its end plus its duration. A caller uses it to look again
-        right when a stride can be completed rather than on a timer; empty before a stride was reported.
+        A caller uses it to look again right when a stride can be complete rather than on a timer. Walking speed
+        changes around a turn (strides lengthen into it by up to a third and shorten again after it), so each side
+        gets several expectations, one row per side (sides in increasing order):
+
+        - column 0, *recent*: the side's last end plus the shorter of its last stride and the newest stride of
+          either side (the other side's is half a stride more recent, and the duration of the other side's stride
+          spans this side's step from its contact);
+        - column 1, *steady*: the side's last end plus the median duration of the newest ``steady_strides`` strides
+          (both sides): earlier than *recent* when the strides shorten again after a turn;
+        - columns 2 .. ``ahead + 1``: the strides after *recent*, at the steady duration (through a turn whose strides
+          a pass did not find, the walk goes on at about its cadence).
+
+        Parameters
+        ----------
+        ahead : int
+            Expected strides after the next one, per side.
+        steady_strides : int
+            Strides whose median duration is the steady one.
+
+        Returns
+        -------
+        ndarray of int, shape (n_sides, 2 + ahead)
+            Sample indices (empty, shape (0, 2 + ahead), before a stride was reported).
         """
         known = self._reported
-        ends = []
+        if not known.shape[0]:
+            return np.zeros((0, 2 + ahead), dtype=np.int64)
+        by_end = known[np.argsort(known[:, 2], kind="stable")]
+        durations = by_end[:, 2] - by_end[:, 1]
+        newest = int(durations[-1])
+        steady = int(np.median(durations[-steady_strides:]))
+        rows = []
         for side in np.unique(known[:, 0]).tolist():
-            mine = known[known[:, 0] == side]
-            last = mine[np.argmax(mine[:, 2])]
-            ends.append(2 * int(last[2]) - int(last[1]))
-        return np.sort(np.asarray(ends, dtype=np.int64))
+            mine = by_end[by_end[:, 0] == side]
+            last_end = int(mine[-1, 2])
+            recent = last_end + min(int(mine[-1, 2] - mine[-1, 1]), newest)
+            rows.append([recent, last_end + steady, *(recent + k * steady for k in range(1, ahead + 1))])
+        return np.asarray(rows, dtype=np.int64)
 
     def _match_strides(
         self, strides: StrideTable, *, tolerance_idx: int, offset_idx: int = 0

@@ -70,6 +70,7 @@ __all__ = [
     "forget_samples",
     "full_pass",
     "json_number",
+    "next_try_idx",
     "pass_output",
     "warm_up",
 ]
@@ -171,6 +172,32 @@ def pass_output(result: GaitResult, session: Mapping[str, Any], n_samples: int, 
     return PassOutput(
         n_samples, result.sampling_rate_hz, result.strides, records, report_json, cpu_s=time.process_time() - cpu0
     )
+
+
+def next_try_idx(
+    ends: np.ndarray, last_idx: int, *, lookahead_idx: int, retry_idx: int, give_up_idx: int, tries: int
+) -> int | None:
+    """When the next quick pass should look for a stride: the first try after ``last_idx`` (the samples of the
+    newest quick pass), at least ``retry_idx`` after it; None when none is left.
+
+    ``ends`` are the expected stride ends of :meth:`~gait.live.LiveAnalysis.expected_stride_ends`, one row per side.
+    The first of a row (at the newest strides' duration) is tried ``lookahead_idx`` after it and then every
+    ``retry_idx`` until ``give_up_idx`` after it; each of the others ``tries`` times from ``lookahead_idx`` after it
+    (the steady one only when it is earlier than the first: otherwise the first's tries cover it).
+    """
+    after = last_idx + 1
+    best: int | None = None
+    for recent, steady, *later in np.asarray(ends, dtype=np.int64).tolist():
+        windows = [(recent + lookahead_idx, recent + give_up_idx)]
+        windows += [(end + lookahead_idx, end + lookahead_idx + (tries - 1) * retry_idx) for end in later]
+        if steady < recent:
+            windows.append((steady + lookahead_idx, steady + lookahead_idx + (tries - 1) * retry_idx))
+        for first, stop in windows:
+            k = max(0, -(-(after - first) // retry_idx))  # the first try of this window after the newest pass
+            t = first + k * retry_idx
+            if t <= stop and (best is None or t < best):
+                best = t
+    return None if best is None else max(best, last_idx + retry_idx)
 
 
 def json_number(value: Any, digits: int = 3) -> float | None:
@@ -314,10 +341,12 @@ class LiveSession:
         passes over everything may each take.
     min_interval_s : float
         Shortest time between two passes over everything; also the longest between two quick passes (traces).
-    lookahead_s, retry_s, give_up_s : float
-        A quick pass is run when the data reach ``lookahead_s`` past the expected end of the next stride (the event
-        detector needs about 0.12-0.17 s after a contact), again every ``retry_s`` while it is not there, and no
-        more once the data are ``give_up_s`` past it (the walk stopped or turned: the timer takes over).
+    lookahead_s, retry_s, give_up_s, tries, ahead : float, float, float, int, int
+        A quick pass is run when the data reach ``lookahead_s`` past an expected stride end (the event detector needs
+        about 0.12-0.17 s after a contact), then every ``retry_s`` while the stride is not there. Each side has
+        several expectations (:meth:`~gait.live.LiveAnalysis.expected_stride_ends`): at the newest strides' duration
+        (tried until the data are ``give_up_s`` past it), at the walk's steady duration when that is earlier (the
+        strides shorten after a turn) and the ``ahead`` strides after it at that cadence (``tries`` tries each).
     poll_s : float
         How often the analysis loop looks at the clock (the samples are read only when a pass is due).
     trace_rate_hz : float
@@ -333,12 +362,14 @@ class LiveSession:
     transport_options: Mapping[str, Mapping[str, Any]] | None = None
     full_pool: cf.Executor | None = None
     window_s: float = 20.0
-    quick_share: float = 0.06
-    full_share: float = 0.04
+    quick_share: float = 0.1
+    full_share: float = 0.03
     min_interval_s: float = 0.5
-    lookahead_s: float = 0.13
+    lookahead_s: float = 0.15
     retry_s: float = 0.05
     give_up_s: float = 0.6
+    tries: int = 3
+    ahead: int = 3
     poll_s: float = 0.02
     budget_s: float = 10.0
     trace_rate_hz: float = 50.0
@@ -496,29 +527,33 @@ class LiveSession:
             self.feed.publish({"type": "error", "message": f"live analysis stopped: {type(exc).__name__}: {exc}"})
 
     def _next_try_idx(self) -> int | None:
-        """Sample index at which the next quick pass should look for a stride: ``lookahead_s`` after the expected end
-        of the next one, then every ``retry_s`` until ``give_up_s`` after it; None when no stride is expected."""
+        """Sample index at which the next quick pass should look for a stride (see :func:`next_try_idx`); None when
+        no stride is expected."""
         if self._grid is None:
             return None
         fs = self._grid.rate_hz
         with self._lock:
-            ends = self.analysis.expected_stride_ends()
-        last = self._last_quick_n
-        for end in (int(e) for e in ends):
-            if last >= end + self.give_up_s * fs:
-                continue  # looked long enough for this one: the walk stopped or turned
-            return max(end + round(self.lookahead_s * fs), last + max(1, round(self.retry_s * fs)))
-        return None
+            ends = self.analysis.expected_stride_ends(ahead=self.ahead)
+        return next_try_idx(
+            ends,
+            self._last_quick_n,
+            lookahead_idx=round(self.lookahead_s * fs),
+            retry_idx=max(1, round(self.retry_s * fs)),
+            give_up_idx=round(self.give_up_s * fs),
+            tries=self.tries,
+        )
 
     async def _analyse_while_running(self) -> None:
         """Quick passes over the newest ``window_s`` for new strides and traces, run when the next stride of either
         side can be complete (and at least every ``min_interval_s``); passes over everything for the summary, the
         flags and refined strides. Each kind is paced to its share of a core.
 
-        While the recording is shorter than the window every pass is over everything, in this process. Later, passes
-        over everything run in a worker process when the hub has one (``full_pool``), beside the quick passes, so a
-        stride found by a quick pass never waits behind one. The passes build their messages in their threads; this
-        loop (which also serves the sensors and the viewers) only reads the samples and publishes.
+        While the recording is shorter than the window every pass is over everything, in this process; those that
+        come when a pass over everything is due by its pacing also build the summary and count as one, the others count
+        as quick passes (the summary passes of the first seconds used to take the quick passes' budget well past
+        them). Later, passes over everything run in a worker process when the hub has one (``full_pool``), beside the
+        quick passes, so a stride found by a quick pass never waits behind one. The passes build their messages in
+        their threads; this loop (which also serves the sensors and the viewers) only reads the samples and publishes.
         """
         loop = asyncio.get_running_loop()
         quick_task: asyncio.Future[tuple[list[tuple[dict[str, Any], str | None]], float]] | None = None
@@ -527,6 +562,7 @@ class LiveSession:
         quick_spent: collections.deque[tuple[float, float]] = collections.deque()  # (end, CPU s) of quick passes
         full_cost = read_lag = 0.0
         analysed = 0
+        quick_is_full = False  # the running quick_task is a pass over everything with the summary (short session)
         while True:
             running = {task for task in (quick_task, full_task) if task is not None}
             if running:  # a pass that ends is published at once, not at the next poll
@@ -546,7 +582,10 @@ class LiveSession:
             if quick_task is not None and quick_task.done():
                 messages, cost = quick_task.result()
                 self.feed.publish_many(messages)
-                quick_spent.append((now, cost))
+                if quick_is_full:
+                    full_cost = cost  # paced as a pass over everything, not out of the quick passes' budget
+                else:
+                    quick_spent.append((now, cost))
                 quick_task = None
             if self._grid is None:
                 self._read_new_samples()
@@ -581,9 +620,10 @@ class LiveSession:
                 if due is not None and n < due and now - last_quick < self.min_interval_s:
                     continue  # the samples are not there yet: look again at the next poll
                 window = None if short else self.window_s
-                quick_task = loop.run_in_executor(self._executor, self._quick_pass, window)
+                quick_is_full = short and full_due
+                quick_task = loop.run_in_executor(self._executor, self._quick_pass, window, quick_is_full)
                 last_quick, analysed, self._last_quick_n = now, n, n
-                if short:
+                if quick_is_full:
                     last_full = now
 
     def _window_samples(self) -> int:
@@ -594,9 +634,11 @@ class LiveSession:
         earlier = [arrival for n, arrival in self._looked if n < n_samples]
         return max(earlier) if earlier else None
 
-    def _quick_pass(self, window_s: float | None) -> tuple[list[tuple[dict[str, Any], str | None]], float]:
-        """A quick pass (or, while the session is short, one over everything), in this process's pass thread:
-        ``(messages, CPU seconds)``."""
+    def _quick_pass(
+        self, window_s: float | None, summary: bool = True
+    ) -> tuple[list[tuple[dict[str, Any], str | None]], float]:
+        """A quick pass (or, while the session is short, one over everything: with the report's sections when
+        ``summary``), in this process's pass thread: ``(messages, CPU seconds)``."""
         cpu0 = time.thread_time()
         with self._lock:
             planned = self.analysis.plan(window_s=window_s)
@@ -612,7 +654,7 @@ class LiveSession:
         full = window_s is None
         output = (
             pass_output(result, self.options.session, planned.n_samples, cpu0=cpu0)
-            if result is not None and full
+            if result is not None and full and summary
             else None
         )
         with self._lock:

@@ -104,3 +104,22 @@ def test_every_prefix_of_a_walk_is_analysed_or_refused_cleanly(walk) -> None:  #
         assert (update.result is None) == (stop < fs), (stop, update.reason)
         if update.result is None:
             assert "too short" in update.reason
+
+
+def test_expected_stride_ends_per_side_at_the_newest_and_the_steady_duration(walk) -> None:  # type: ignore[no-untyped-def]
+    live = LiveAnalysis(pipeline=GaitPipeline(height_m=1.75))
+    assert live.expected_stride_ends(ahead=2).shape == (0, 4)
+    live.append(walk.slice(0, int(30 * walk.sampling_rate_hz)))  # into the turn
+    update = live.analyze()
+    assert update.result is not None
+    st = update.result.strides
+    ends = live.expected_stride_ends(ahead=2, steady_strides=6)
+    assert ends.shape == (2, 4)
+    order = np.argsort(st.stop_idx, kind="stable")
+    durations = (st.stop_idx - st.start_idx)[order]
+    newest, steady = int(durations[-1]), int(np.median(durations[-6:]))
+    for row, side in zip(ends, (0, 1), strict=True):
+        mine = order[st.side[order] == side]
+        last_end, last_duration = int(st.stop_idx[mine[-1]]), int(st.stop_idx[mine[-1]] - st.start_idx[mine[-1]])
+        recent = last_end + min(last_duration, newest)
+        assert row.tolist() == [recent, last_end + steady, recent + steady, recent + 2 * steady]

@@ -238,3 +238,20 @@ def test_starting_twice_is_a_conflict_and_home_sessions_are_refused(live_run: Li
         f"/api/v1/sessions/{home}/live", json={"sensors": {"left_thigh": "socket://x:1"}}, headers=live_run.headers
     )
     assert bad.status_code == 422 and "pelvis" in bad.json()["error"]["message"]
+
+
+def test_quick_passes_are_tried_at_each_expected_stride_end() -> None:
+    from server.live import next_try_idx
+
+    def due(last: int, ends: list[list[int]]) -> int | None:
+        return next_try_idx(np.array(ends), last, lookahead_idx=26, retry_idx=10, give_up_idx=120, tries=3)
+
+    # the newest strides' duration: from 26 samples after it, every 10, until 120 after it
+    assert due(0, [[1000, 1000, 2000]]) == 1026
+    assert due(1026, [[1000, 1000, 2000]]) == 1036
+    assert due(1119, [[1000, 1000, 2000]]) == 2026  # given up: the next stride at the steady cadence
+    assert due(2046, [[1000, 1000, 2000]]) is None  # three tries each, then only the timer
+    # a steady end before it (strides shorten after a turn): three tries there first
+    assert [due(last, [[1100, 1000, 2000]]) for last in (0, 1026, 1036, 1046)] == [1026, 1036, 1046, 1126]
+    # the earliest of the sides, never sooner than one retry after the newest pass
+    assert due(1020, [[1000, 1000, 2000], [900, 900, 1900]]) == 1030
