@@ -62,14 +62,11 @@ from firmware_bridge.relay_replay import ReplayPlan  # noqa: E402
 from gait.daily import DailyRules  # noqa: E402
 from gait.trends import TrendAnalyzer  # noqa: E402
 from hardware.capture import Source, parse_capture  # noqa: E402
-from hardware.protocol import SensorConfig  # noqa: E402
 from hardware.simulator import DayPlan, WalkerParams, anterior_tilt_compensation, simulate_day  # noqa: E402
-from hardware.simulator.device import DeviceClock, VirtualSensor  # noqa: E402
-from hardware.simulator.record import record_session  # noqa: E402
+from hardware.simulator.record import record_recording  # noqa: E402
 
 UTC_OFFSET_MIN = 60
 FIRST_DAY = dt.date(2026, 3, 2)
-SENSOR_IDS = {"pelvis": 0, "left_thigh": 1, "right_thigh": 2}
 NS = 1_000_000_000
 
 
@@ -140,29 +137,7 @@ def make_day(run: HomeRun, i: int, folder: str) -> dict[str, Any]:
         return dict(json.loads(truth_path.read_text()))
     seed = run.seed * 100 + i
     day = simulate_day(run.walker(i + 1), plan=run.plan(), seed=seed, start_time_s=day_start_s(i))
-    rec = day.recording()
-    fs = rec.sampling_rate_hz
-    rng = np.random.default_rng(seed)
-    sensors = {
-        p: VirtualSensor(
-            SENSOR_IDS[p],
-            rec.acc_mps2[k],
-            rec.gyr_dps[k],
-            fs,
-            config=SensorConfig(rate_hz=fs),
-            clock=DeviceClock(int(rng.integers(0, 2**32)), float(rng.uniform(-40.0, 40.0))),
-            boot_s=-float(rng.uniform(1.0, 5.0)),
-        )
-        for k, p in enumerate(rec.placements)
-    }
-    capture = record_session(
-        sensors,
-        rec.n_samples / fs,
-        poll_period_s=0.5,
-        sync_period_s=10.0,
-        wall_clock_ns=round(rec.start_time_s * 1e9),
-        seed=seed,
-    ).capture
+    capture = record_recording(day.recording(), seed=seed)
     truth = truth_figures(day)
     truth["date"] = (FIRST_DAY + dt.timedelta(days=i)).isoformat()
     truth["walker_speed_mps"] = run.walker(i + 1).speed_mps

@@ -25,6 +25,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -45,6 +46,7 @@ from hardware.protocol import (
 from hardware.simulator.walker import SimulatedSession, sample_linear
 
 __all__ = [
+    "SENSOR_IDS",
     "DeviceClock",
     "Emission",
     "FaultLog",
@@ -62,6 +64,8 @@ Int16Array = NDArray[np.int16]
 _SEND_LATENCY_S: Final = 0.002
 #: Time from a SYNC command's arrival to its reply leaving the device, in s.
 _SYNC_TURNAROUND_S: Final = 0.0002
+#: Sensor ids by placement (PROTOCOL.md §1).
+SENSOR_IDS: Final[Mapping[str, int]] = MappingProxyType({PELVIS: 0, LEFT_THIGH: 1, RIGHT_THIGH: 2})
 _U32: Final = 1 << 32
 
 
@@ -505,7 +509,7 @@ def virtual_sensors(
     that sensor (a placement left out has none).
     """
     rng = np.random.default_rng(seed)
-    ids = {PELVIS: 0, LEFT_THIGH: 1, RIGHT_THIGH: 2}
+    ids = SENSOR_IDS
     out: dict[str, VirtualSensor] = {}
     for placement in session.recording.placements:
         plan = (faults.get(placement) if isinstance(faults, Mapping) else faults) or FaultPlan()

@@ -16,12 +16,13 @@ from typing import Final
 
 import numpy as np
 
+from gait.recording import Recording
 from hardware.capture import CaptureHeader, CaptureSensor, Source, encode_header, encode_record
 from hardware.errors import HardwareError
-from hardware.protocol import Command, encode_command
-from hardware.simulator.device import VirtualSensor
+from hardware.protocol import Command, SensorConfig, encode_command
+from hardware.simulator.device import SENSOR_IDS, DeviceClock, VirtualSensor
 
-__all__ = ["LinkModel", "RecordedSession", "record_session"]
+__all__ = ["LinkModel", "RecordedSession", "record_recording", "record_session"]
 
 _NS: Final = 1_000_000_000
 
@@ -193,3 +194,45 @@ def record_session(
         else:
             body += encode_record(t_ns, link.source, sid, packet)
     return RecordedSession(bytes(body), dict(sensors))
+
+
+def record_recording(
+    recording: Recording,
+    *,
+    seed: int = 0,
+    max_drift_ppm: float = 40.0,
+    link: LinkModel | None = None,
+    poll_period_s: float = 0.5,
+    sync_period_s: float = 10.0,
+) -> bytes:
+    """A Recording in the sensor frame (e.g. a simulated day, ``SimulatedDay.recording()``) captured as a relay or
+    recorder would have captured it: one virtual sensor per placement (ids of PROTOCOL.md §1, each with its own
+    crystal and power-up time), streamed over ``link`` and recorded with the header's clock pair at the recording's
+    ``start_time_s`` (UTC), so the capture's packets fall on the right calendar days.
+
+    The coarse default polling (0.5 s) and sync period (10 s) make hours of data quick to record; the packets and
+    their timing within the link model are the same as with finer polling.
+    """
+    fs = recording.sampling_rate_hz
+    rng = np.random.default_rng(seed)
+    sensors = {
+        p: VirtualSensor(
+            SENSOR_IDS[p],
+            recording.acc_mps2[i],
+            recording.gyr_dps[i],
+            fs,
+            config=SensorConfig(rate_hz=fs),
+            clock=DeviceClock(int(rng.integers(0, 1 << 32)), float(rng.uniform(-max_drift_ppm, max_drift_ppm))),
+            boot_s=-float(rng.uniform(1.0, 5.0)),
+        )
+        for i, p in enumerate(recording.placements)
+    }
+    return record_session(
+        sensors,
+        recording.n_samples / fs,
+        link=link,
+        poll_period_s=poll_period_s,
+        sync_period_s=sync_period_s,
+        wall_clock_ns=round(recording.start_time_s * _NS),
+        seed=seed,
+    ).capture

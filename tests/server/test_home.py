@@ -18,10 +18,8 @@ import numpy as np
 import pytest
 
 from gait.daily import DailyRules, walking_bouts
-from hardware.protocol import SensorConfig
 from hardware.simulator import PRESETS, DayPlan, SimulatedDay, simulate_day
-from hardware.simulator.device import DeviceClock, VirtualSensor
-from hardware.simulator.record import record_session
+from hardware.simulator.record import record_recording
 from tests.server.conftest import Api, make_api
 from tests.server.test_api import relay_batch, split_capture
 
@@ -29,7 +27,6 @@ UTC_OFFSET_MIN = 60
 #: 08:00 local time (UTC+1) on 2026-03-02; one simulated day per calendar day.
 FIRST_DAY = dt.date(2026, 3, 2)
 PLAN = DayPlan(wear_h=0.4, sit_min=(1.0, 3.0), long_walk_probability=0.4, long_walk_s=(40.0, 90.0))
-SENSOR_IDS = {"pelvis": 0, "left_thigh": 1, "right_thigh": 2}
 
 
 def day_start_s(i: int) -> float:
@@ -39,30 +36,7 @@ def day_start_s(i: int) -> float:
 
 def capture_of(day: SimulatedDay, seed: int) -> bytes:
     """The day as the relay would have captured it: three virtual sensors over BLE, stamped with wall-clock time."""
-    rec = day.recording()
-    fs = rec.sampling_rate_hz
-    rng = np.random.default_rng(seed)
-    sensors = {
-        p: VirtualSensor(
-            SENSOR_IDS[p],
-            rec.acc_mps2[i],
-            rec.gyr_dps[i],
-            fs,
-            config=SensorConfig(rate_hz=fs),
-            clock=DeviceClock(int(rng.integers(0, 2**32)), float(rng.uniform(-40.0, 40.0))),
-            boot_s=-float(rng.uniform(1.0, 5.0)),
-        )
-        for i, p in enumerate(rec.placements)
-    }
-    duration_s = rec.n_samples / fs
-    return record_session(
-        sensors,
-        duration_s,
-        poll_period_s=0.5,
-        sync_period_s=10.0,
-        wall_clock_ns=round(rec.start_time_s * 1e9),
-        seed=seed,
-    ).capture
+    return record_recording(day.recording(), seed=seed)
 
 
 def truth_steps(day: SimulatedDay) -> int:
