@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["fsync_dir", "write_atomic"]
+__all__ = ["fsync_dir", "replace_atomically", "write_atomic"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -19,21 +20,30 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path`` (a hidden name of its own), fsync it, rename it over
-    ``path`` and fsync the folder: after a crash ``path`` holds the old bytes or the new ones, never a part. The
-    folder is created when missing; the temporary file is removed when the write fails."""
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Have ``write`` make the file under a temporary name next to ``path`` (a hidden name of its own), fsync it,
+    rename it over ``path`` and fsync the folder: after a crash ``path`` holds the old content or the new, never a
+    part. The folder is created when missing; the temporary file is removed when ``write`` fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all or nothing (:func:`replace_atomically`)."""
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data))

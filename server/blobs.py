@@ -7,12 +7,10 @@ stores them once. Reads check the checksum, so a damaged file is found rather th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
+from firmware_bridge.atomic import write_atomic
 from server.errors import ServiceError
 
 __all__ = ["BlobStore", "CorruptBlob"]
@@ -23,14 +21,6 @@ class CorruptBlob(ServiceError):
 
     status_code = 500
     code = "corrupt_blob"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobStore:
@@ -56,19 +46,7 @@ class BlobStore:
         target = self.path_of(sha256)
         if target.exists() and target.stat().st_size == len(data):
             return sha256
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(target.parent)
+        write_atomic(target, data)
         return sha256
 
     def get(self, sha256: str) -> bytes:

@@ -20,16 +20,14 @@ stdout.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from firmware_bridge.atomic import write_atomic
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.readers.dispatch import open_recording, open_sensor_files
 from gait.errors import GaitError
@@ -244,17 +242,8 @@ def _write_json_atomic(path: Path, document: Any) -> None:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then move it into place."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    """Write ``text`` (UTF-8) all or nothing: a reader never sees half a report."""
+    write_atomic(path, text.encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------------------- commands

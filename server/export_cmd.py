@@ -28,16 +28,14 @@ moved into place, so a failed export leaves no half-written file. Exit status as
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from firmware_bridge.atomic import replace_atomically
 from firmware_bridge.errors import BridgeError, InputFileError
 from gait.recording import Recording
 from server.inputs import add_input_arguments, open_input
@@ -131,20 +129,6 @@ def export_paths(out: Path, formats: list[str], placements: tuple[str, ...]) -> 
     return paths
 
 
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Run ``write`` on a temporary file beside ``path``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _default_out(args: argparse.Namespace) -> Path:
     if args.input is not None:
         given = Path(args.input)
@@ -221,33 +205,35 @@ def _write(fmt: str, paths: list[Path], recording: Recording, result: Any, repor
             return lambda tmp: write_sensor_csv(tmp, t_s[keep], recording.acc_mps2[k][keep], recording.gyr_dps[k][keep])
 
         for k, path in enumerate(paths):
-            _atomic(path, sensor_csv(k))
+            replace_atomically(path, sensor_csv(k))
         return paths
     (path,) = paths
     if fmt == "parquet":
         from firmware_bridge.readers.parquet_format import write_recording_parquet  # noqa: PLC0415
 
-        _atomic(path, lambda tmp: write_recording_parquet(recording, tmp))
+        replace_atomically(path, lambda tmp: write_recording_parquet(recording, tmp))
     elif fmt == "hdf5":
         from firmware_bridge.readers.apdm_h5 import write_apdm_h5  # noqa: PLC0415
 
-        _atomic(path, lambda tmp: write_apdm_h5(recording, tmp))
+        replace_atomically(path, lambda tmp: write_apdm_h5(recording, tmp))
     elif fmt == "json":
-        _atomic(path, lambda tmp: tmp.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", "utf-8"))
+        replace_atomically(
+            path, lambda tmp: tmp.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", "utf-8")
+        )
     elif fmt == "mot":
         from firmware_bridge.writers.opensim import write_motion_mot  # noqa: PLC0415
 
-        _atomic(path, lambda tmp: write_motion_mot(result, tmp))
+        replace_atomically(path, lambda tmp: write_motion_mot(result, tmp))
     elif fmt == "cycles-sto":
         from firmware_bridge.writers.opensim import write_cycle_curves_sto  # noqa: PLC0415
 
-        _atomic(path, lambda tmp: write_cycle_curves_sto(report, tmp))
+        replace_atomically(path, lambda tmp: write_cycle_curves_sto(report, tmp))
     elif fmt == "strides-csv":
         from firmware_bridge.writers.strides import write_strides_csv  # noqa: PLC0415
 
-        _atomic(path, lambda tmp: write_strides_csv(result, tmp))
+        replace_atomically(path, lambda tmp: write_strides_csv(result, tmp))
     elif fmt == "strides-parquet":
         from firmware_bridge.writers.strides import write_strides_parquet  # noqa: PLC0415
 
-        _atomic(path, lambda tmp: write_strides_parquet(result, tmp))
+        replace_atomically(path, lambda tmp: write_strides_parquet(result, tmp))
     return [path]
