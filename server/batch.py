@@ -53,6 +53,7 @@ from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
 from server import __version__
 from server.analysis import AnalysisOptions, analyze_recording
+from server.argtypes import HEIGHT_RANGE_M, SENSOR_HEIGHT_RANGE_M
 from server.errors import ServiceError
 
 __all__ = [
@@ -79,8 +80,6 @@ CAPTURE_SUFFIX = ".imucap"
 #: ``<stem>_<placement>.csv`` (as ``write_recording_csv`` names them) or ``<placement>.csv`` in a folder of its own.
 _CSV_NAME = re.compile(r"^(?:(?P<stem>.+?)[_-])?(?P<placement>" + "|".join(KNOWN_PLACEMENTS) + r")\.csv$", re.I)
 _ID_OK = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
-_HEIGHT_RANGE_M = (0.8, 2.5)  # as ``fusiongait analyze --height-m``
-_SENSOR_HEIGHT_RANGE_M = (0.4, 1.5)  # as ``--sensor-height-m``
 
 Kind = Literal["capture", "csv", "file", "folder"]
 
@@ -412,7 +411,7 @@ def _manifest_item(manifest: Path, where: str, entry: Mapping[str, Any], base: P
         except ValueError:
             raise fail(f"session_date: expected YYYY-MM-DD, got {date!r}") from None
     heights: dict[str, float | None] = {}
-    for key, (low, high) in (("height_m", _HEIGHT_RANGE_M), ("sensor_height_m", _SENSOR_HEIGHT_RANGE_M)):
+    for key, (low, high) in (("height_m", HEIGHT_RANGE_M), ("sensor_height_m", SENSOR_HEIGHT_RANGE_M)):
         raw_h = _text(entry, key)
         if raw_h is None:
             heights[key] = None

@@ -21,25 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from server.argtypes import body_height_m, sensor_height_m
 from server.batch import BatchError, BatchItem, discover, read_manifest, run_batch
 
 __all__ = ["add_batch_parser", "local_client"]
-
-_HEIGHT_RANGE_M = (0.8, 2.5)
-_SENSOR_HEIGHT_RANGE_M = (0.4, 1.5)
-
-
-def _metres(low: float, high: float) -> Any:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected metres, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} m, got {text}")
-        return value
-
-    return parse
 
 
 def _workers(text: str) -> int:
@@ -72,12 +57,10 @@ def add_batch_parser(commands: Any) -> None:
         "--workers", type=_workers, metavar="N", help="worker processes of the local cluster (default: one per core)"
     )
     height = batch.add_mutually_exclusive_group()
-    height.add_argument(
-        "--height-m", type=_metres(*_HEIGHT_RANGE_M), metavar="M", help="body height for recordings without one"
-    )
+    height.add_argument("--height-m", type=body_height_m, metavar="M", help="body height for recordings without one")
     height.add_argument(
         "--sensor-height-m",
-        type=_metres(*_SENSOR_HEIGHT_RANGE_M),
+        type=sensor_height_m,
         metavar="M",
         help="sacral sensor height for recordings without one",
     )

@@ -23,7 +23,7 @@ import argparse
 import datetime
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,6 +35,7 @@ from gait.recording import KNOWN_PLACEMENTS, PELVIS
 from gait.report import REPORT_SCHEMA
 from hardware.errors import HardwareError
 from server.analysis import AnalysisOptions, analyze_recording
+from server.argtypes import HEIGHT_RANGE_M, SENSOR_HEIGHT_RANGE_M, body_height_m, sensor_height_m
 from server.batch_cmd import add_batch_parser
 from server.export_cmd import add_export_parser
 from server.inputs import placement_spec
@@ -52,9 +53,6 @@ EXIT_FAILURE = 1
 #: Bad input: arguments, files, or data the analysis refuses.
 EXIT_USAGE = 2
 
-HEIGHT_RANGE_M = (0.8, 2.5)
-SENSOR_HEIGHT_RANGE_M = (0.4, 1.5)
-
 
 class UsageError(Exception):
     """A command-line argument is wrong; the message says which and why."""
@@ -68,19 +66,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ----------------------------------------------------------------------------------------- argument types
-def _metres(what: str, low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what} in metres, got {text!r}") from None
-        if not low <= value <= high:  # also refuses nan
-            raise argparse.ArgumentTypeError(f"expected {what} between {low:g} and {high:g} m, got {text}")
-        return value
-
-    return parse
-
-
 def _iso_date(text: str) -> str:
     try:
         return datetime.date.fromisoformat(text.strip()).isoformat()
@@ -151,13 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     height = analyze.add_mutually_exclusive_group()
     height.add_argument(
         "--height-m",
-        type=_metres("a body height", *HEIGHT_RANGE_M),
+        type=body_height_m,
         metavar="M",
         help=f"body height in metres, to scale step length ({HEIGHT_RANGE_M[0]:g}–{HEIGHT_RANGE_M[1]:g})",
     )
     height.add_argument(
         "--sensor-height-m",
-        type=_metres("a sensor height", *SENSOR_HEIGHT_RANGE_M),
+        type=sensor_height_m,
         metavar="M",
         help=(
             "height of the sacral sensor above the floor when standing, in metres "

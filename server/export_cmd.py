@@ -38,6 +38,7 @@ from typing import Any, Final
 from firmware_bridge.atomic import replace_atomically
 from firmware_bridge.errors import BridgeError, InputFileError
 from gait.recording import Recording
+from server.argtypes import body_height_m, sensor_height_m
 from server.inputs import add_input_arguments, open_input
 
 __all__ = ["EXPORT_FORMATS", "add_export_parser", "export_paths"]
@@ -63,19 +64,6 @@ def _formats(text: str) -> list[str]:
             raise argparse.ArgumentTypeError(f"unknown format {name!r}; expected one of {', '.join(EXPORT_FORMATS)}")
         out.append(name)
     return out
-
-
-def _metres(low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected metres, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} m, got {text}")
-        return value
-
-    return parse
 
 
 def add_export_parser(commands: Any) -> None:
@@ -107,9 +95,9 @@ def add_export_parser(commands: Any) -> None:
         "full file name",
     )
     height = export.add_mutually_exclusive_group()
-    height.add_argument("--height-m", type=_metres(0.8, 2.5), metavar="M", help="body height, for step length")
+    height.add_argument("--height-m", type=body_height_m, metavar="M", help="body height, for step length")
     height.add_argument(
-        "--sensor-height-m", type=_metres(0.4, 1.5), metavar="M", help="sacral sensor height above the floor"
+        "--sensor-height-m", type=sensor_height_m, metavar="M", help="sacral sensor height above the floor"
     )
     export.add_argument("--quiet", action="store_true", help="do not list the files written")
     export.set_defaults(handler=_export)
