@@ -182,6 +182,25 @@ def test_demo_live_session_in_headless_chromium(demo: Demo) -> None:
             count = "Number(document.querySelector('[data-testid=stride-count]').textContent)"
             first = _wait(page, "the first strides", f"() => {count} > 0 && {count}", timeout_s=30)
             _wait(page, "the stride count to grow", f"(n) => {count} > n", arg=first, timeout_s=15)
+            # the text readout shows the numbers of the frame on the canvas (it lagged up to a second), and no two
+            # labels on the canvas overlap (the tick labels of neighbouring strips crowded each other)
+            drawn = page.evaluate(
+                f"""() => {{
+                    const c = {canvas};
+                    const readout = document.querySelector('[data-testid=trace-readout]');
+                    const boxes = c.traceLabels || [];
+                    const clash = [];
+                    boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b) => {{
+                        if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+                            clash.push(`${{a.text}} / ${{b.text}}`);
+                    }}));
+                    return {{canvas: c.dataset.tEnd, readout: readout.dataset.tEnd, text: readout.textContent,
+                             labels: boxes.map((b) => b.text), clash}};
+                }}"""
+            )
+            assert drawn["canvas"] and drawn["readout"] == drawn["canvas"], drawn
+            assert drawn["text"].startswith("Now: tilt "), drawn
+            assert len(drawn["labels"]) >= 10 and not drawn["clash"], drawn
             _shot(page, "03-live-walking")
 
             # 4. a flag is raised while the patient walks

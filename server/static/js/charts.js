@@ -224,14 +224,25 @@ export const TRACE_STRIPS = [
   },
 ];
 
+/** A signed number as printed on the trace canvas: a real minus sign ("−4.0"), never "-0.0". */
+function signed(v, digits) {
+  const text = v.toFixed(digits);
+  if (Number(text) === 0) return (0).toFixed(digits);
+  return v < 0 ? `\u2212${text.slice(1)}` : text;
+}
+
 /**
  * Scrolling traces of the last `windowS` seconds on a canvas. push(traceMessage) appends samples (consecutive with
  * the previous trace; overlapping samples are dropped), reset() clears, latest() gives the newest value per channel.
+ * onDraw(values) is called after each frame with the newest value per channel as drawn (a text readout shows the
+ * same numbers as the canvas, in the same frame). The tick and value labels drawn last are in canvas.traceLabels
+ * ({x, y, w, h, text}, CSS pixels), for tests.
  */
 export class TraceView {
-  constructor(canvas, { windowS = 10 } = {}) {
+  constructor(canvas, { windowS = 10, onDraw = null } = {}) {
     this.canvas = canvas;
     this.windowS = windowS;
+    this.onDraw = onDraw;
     this.data = {};
     this.tEnd = null;
     this.pending = false;
@@ -319,7 +330,9 @@ export class TraceView {
     const mr = 110;
     const mt = 10;
     const mb = 26;
-    const gap = 14;
+    const gap = 18;
+    const labels = []; // every tick and value label drawn: none may overlap another
+    const drawn = {}; // the newest value per channel, as printed right of its strip
     const n = TRACE_STRIPS.length;
     const stripH = (cssH - mt - mb - gap * (n - 1)) / n;
     const pw = cssW - ml - mr;
@@ -342,10 +355,23 @@ export class TraceView {
         lo = mid - 2;
         hi = mid + 2;
       }
-      const ticks = niceTicks(lo, hi, 3);
-      const y0 = ticks[0];
-      const y1 = ticks[ticks.length - 1];
+      // round ticks covering the data, and the scale a little wider so that the outer tick labels sit inside their
+      // own strip (they were on its edges, where the labels of neighbouring strips crowded each other); a label is
+      // printed only where it fits, at least a label's height from the next one
+      const labelH = 14;
+      const allTicks = niceTicks(lo, hi, 3);
+      const span = allTicks[allTicks.length - 1] - allTicks[0] || 1;
+      const pad = (span * (labelH / 2 + 2)) / Math.max(stripH - labelH - 4, 1);
+      const y0 = allTicks[0] - pad;
+      const y1 = allTicks[allTicks.length - 1] + pad;
       const py = (v) => top + stripH - ((v - y0) / (y1 - y0 || 1)) * stripH;
+      const ticks = [];
+      for (const t of allTicks) {
+        const y = py(t);
+        if (y - labelH / 2 < top - 1 || y + labelH / 2 > top + stripH + 1) continue;
+        if (ticks.length && Math.abs(py(ticks[ticks.length - 1]) - y) < labelH + 2) continue;
+        ticks.push(t);
+      }
 
       ctx.fillStyle = "#fafafa";
       ctx.fillRect(ml, top, pw, stripH);
@@ -354,12 +380,17 @@ export class TraceView {
       ctx.fillStyle = AXIS;
       ctx.textAlign = "right";
       ctx.textBaseline = "middle";
-      for (const t of ticks) {
+      for (const t of allTicks) {
         ctx.beginPath();
         ctx.moveTo(ml, py(t));
         ctx.lineTo(ml + pw, py(t));
         ctx.stroke();
-        ctx.fillText(`${tickText(t)}°`, ml - 6, py(t));
+      }
+      for (const t of ticks) {
+        const text = `${signed(t, Number.isInteger(t) ? 0 : 1)}°`;
+        const w = ctx.measureText(text).width;
+        ctx.fillText(text, ml - 6, py(t));
+        labels.push({ x: ml - 6 - w, y: py(t) - labelH / 2, w, h: labelH, text });
       }
       ctx.strokeStyle = AXIS;
       ctx.strokeRect(ml, top, pw, stripH);
@@ -404,9 +435,12 @@ export class TraceView {
       ctx.font = "600 18px system-ui, sans-serif";
       strip.channels.forEach(([key, label, color], k) => {
         const v = this.latest(key);
+        drawn[key] = isNum(v) ? Number(v.toFixed(1)) : null;
         ctx.fillStyle = color;
         const prefix = strip.channels.length > 1 ? `${label === "left" ? "L" : "R"} ` : "";
-        ctx.fillText(`${prefix}${isNum(v) ? `${v.toFixed(1)}°` : "—"}`, ml + pw + 12, top + 6 + k * 24);
+        const text = `${prefix}${isNum(v) ? `${signed(v, 1)}°` : "—"}`;
+        ctx.fillText(text, ml + pw + 12, top + 6 + k * 24);
+        labels.push({ x: ml + pw + 12, y: top + 6 + k * 24, w: ctx.measureText(text).width, h: 20, text });
       });
       ctx.font = "13px system-ui, sans-serif";
     });
@@ -416,14 +450,23 @@ export class TraceView {
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     const axisY = cssH - mb + 6;
-    for (let k = 0; k <= this.windowS; k += 2) {
+    // seconds between time labels: the smallest of 1, 2, 5, 10 that leaves room for "−10 s" between them
+    const room = ctx.measureText(`−${this.windowS} s`).width + 16;
+    const step = [1, 2, 5, 10].find((st) => (st / this.windowS) * pw >= room) ?? this.windowS;
+    for (let k = this.windowS; k >= 0; k -= step) {
       const x = px(tStart + k);
-      ctx.fillText(k === this.windowS ? "now" : `−${this.windowS - k} s`, x, axisY);
+      const text = k === this.windowS ? "now" : `−${this.windowS - k} s`;
+      const w = ctx.measureText(text).width;
+      ctx.fillText(text, x, axisY);
+      labels.push({ x: x - w / 2, y: axisY, w, h: 14, text });
     }
     if (this.tEnd === null) {
       ctx.fillStyle = "#444444";
       ctx.font = "16px system-ui, sans-serif";
       ctx.fillText("waiting for live angles…", ml + pw / 2, (cssH - mb) / 2 - 8);
     }
+    canvas.traceLabels = labels;
+    canvas.dataset.tEnd = this.tEnd === null ? "" : this.tEnd.toFixed(3);
+    if (this.onDraw) this.onDraw(drawn, this.tEnd);
   }
 }

@@ -130,7 +130,7 @@ class LiveView {
       role: "img",
       "aria-label": "Scrolling traces of the last 10 seconds: pelvic tilt, obliquity, rotation and left and right hip flexion, in degrees",
     });
-    this.traceReadout = h("p", { class: "muted trace-readout" });
+    this.traceReadout = h("p", { class: "muted trace-readout", "data-testid": "trace-readout" });
     const traces = h(
       "section",
       { "aria-labelledby": "traces-title", class: "card" },
@@ -147,7 +147,9 @@ class LiveView {
       this.canvas,
       this.traceReadout,
     );
-    this.traces = new TraceView(this.canvas, { windowS: 10 });
+    // the readout is written in the frame that draws the canvas, from the same values (it was throttled to once a
+    // second, so it lagged the numbers on the canvas)
+    this.traces = new TraceView(this.canvas, { windowS: 10, onDraw: (values, tEnd) => this.renderReadout(values, tEnd) });
 
     // flags
     this.flagList = h("ol", { class: "flag-list", "data-testid": "flag-list" });
@@ -324,7 +326,6 @@ class LiveView {
         break;
       case "trace":
         this.traces.push(msg); // samples at or before the newest one shown are dropped (no duplicates on resume)
-        this.renderReadout();
         break;
       case "stride":
         this.addStride(msg);
@@ -403,15 +404,14 @@ class LiveView {
     }
   }
 
-  renderReadout() {
-    // a throttled text equivalent of the canvas for screen readers and quick reading
-    const now = Date.now();
-    if (this.readoutAt && now - this.readoutAt < 1000) return;
-    this.readoutAt = now;
+  renderReadout(values, tEnd) {
+    // a text equivalent of the canvas for screen readers and quick reading: the numbers drawn in the same frame
+    // (not aria-live, so it is read when asked for, not at every frame)
     const parts = TRACE_STRIPS.flatMap((strip) =>
-      strip.channels.map(([key, label]) => `${strip.channels.length > 1 ? `hip flexion ${label}` : label} ${fmt(this.traces.latest(key), "deg")}`),
+      strip.channels.map(([key, label]) => `${strip.channels.length > 1 ? `hip flexion ${label}` : label} ${signedDeg(values[key])}`),
     );
     this.traceReadout.textContent = `Now: ${parts.join(", ")}.`;
+    this.traceReadout.dataset.tEnd = isNum(tEnd) ? tEnd.toFixed(3) : "";
   }
 
   // ------------------------------------------------------------------------------------------------ strides
@@ -586,6 +586,13 @@ function kpi(label, valueEl, subEl) {
 
 function fact(label, value) {
   return h("div", {}, h("dt", {}, label), h("dd", {}, value));
+}
+
+/** Degrees with one decimal and a real minus sign, as on the trace canvas ("−4.0°"); "—" when unknown. */
+function signedDeg(v) {
+  if (!isNum(v)) return "—";
+  const text = fmt(v, "deg", 1);
+  return text === "-0.0°" ? "0.0°" : text.replace(/^-/, "\u2212");
 }
 
 function slug(text) {
