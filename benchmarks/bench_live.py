@@ -248,18 +248,25 @@ async def run(duration_s: float, n_viewers: int, data_dir: Path, raw: Path | Non
     }
 
 
-def _lookahead_s(capture: bytes, strides: list[tuple[str, float]], *, window_s: float = 20.0) -> list[float | None]:
+def _lookahead_s(
+    capture: bytes, strides: list[tuple[str, float]], *, window_s: float | None = None
+) -> list[float | None]:
     """For each live stride (side, end s), how much data after its end a quick pass needs to find it.
 
-    On the stored capture (the offline time base): quick passes (the pipeline over the newest ``window_s``) over ever
-    longer prefixes, a packet (10 samples) at a time from 0.1 s after the stride's end until one has the stride, then
-    the sample; None when none does within 2 s or the stride has no offline twin.
+    On the stored capture (the offline time base): quick passes (the pipeline over the newest ``window_s``, by
+    default the live session's own quick window) over ever longer prefixes, a packet (10 samples) at a time from
+    0.1 s after the stride's end until one has the stride, then the sample; None when none does within 2 s or the
+    stride has no offline twin.
     """
     sys.path.insert(0, str(ROOT))
     from firmware_bridge.readers.capture_format import assemble_capture  # after the run
     from gait.errors import AnalysisError
     from gait.pipeline import GaitPipeline
     from hardware.capture import parse_capture
+    from server.live import LiveSession
+
+    if window_s is None:
+        window_s = LiveSession.window_s
 
     recording = assemble_capture(parse_capture(capture)).recording
     pipeline = GaitPipeline(height_m=1.75)

@@ -182,16 +182,18 @@ def next_try_idx(
 
     ``ends`` are the expected stride ends of :meth:`~gait.live.LiveAnalysis.expected_stride_ends`, one row per side.
     The first of a row (at the newest strides' duration) is tried ``lookahead_idx`` after it and then every
-    ``retry_idx`` until ``give_up_idx`` after it; each of the others ``tries`` times from ``lookahead_idx`` after it
-    (the steady one only when it is earlier than the first: otherwise the first's tries cover it).
+    ``retry_idx`` until ``give_up_idx`` after it; each of the others ``tries`` times from ``lookahead_idx`` after it.
+    The steady one counts only when it is earlier than the first (otherwise the first's tries cover it), and then
+    it is tried every ``retry_idx`` until the first's own tries begin: after a turn the strides shorten over a few
+    strides, so the next end is anywhere between the two.
     """
     after = last_idx + 1
     best: int | None = None
     for recent, steady, *later in np.asarray(ends, dtype=np.int64).tolist():
         windows = [(recent + lookahead_idx, recent + give_up_idx)]
         windows += [(end + lookahead_idx, end + lookahead_idx + (tries - 1) * retry_idx) for end in later]
-        if steady < recent:
-            windows.append((steady + lookahead_idx, steady + lookahead_idx + (tries - 1) * retry_idx))
+        if steady < recent:  # across the gap up to the first's tries
+            windows.append((steady + lookahead_idx, max(recent, steady + (tries - 1) * retry_idx) + lookahead_idx))
         for first, stop in windows:
             k = max(0, -(-(after - first) // retry_idx))  # the first try of this window after the newest pass
             t = first + k * retry_idx
@@ -346,7 +348,9 @@ class LiveSession:
         about 0.12-0.17 s after a contact), then every ``retry_s`` while the stride is not there. Each side has
         several expectations (:meth:`~gait.live.LiveAnalysis.expected_stride_ends`): at the newest strides' duration
         (tried until the data are ``give_up_s`` past it), at the walk's steady duration when that is earlier (the
-        strides shorten after a turn) and the ``ahead`` strides after it at that cadence (``tries`` tries each).
+        strides shorten after a turn: tried every ``retry_s`` up to the first) and the ``ahead`` strides after it at
+        that cadence (``tries`` tries each). Until the first stride is found (nothing is expected yet; the first
+        strides of a session need up to 1.25 s of data after their end), a quick pass is run every ``retry_s``.
     poll_s : float
         How often the analysis loop looks at the clock (the samples are read only when a pass is due).
     trace_rate_hz : float
@@ -361,7 +365,7 @@ class LiveSession:
     options: AnalysisOptions
     transport_options: Mapping[str, Mapping[str, Any]] | None = None
     full_pool: cf.Executor | None = None
-    window_s: float = 20.0
+    window_s: float = 10.0
     quick_share: float = 0.1
     full_share: float = 0.03
     min_interval_s: float = 0.5
@@ -603,6 +607,8 @@ class LiveSession:
             if quick_task is None:
                 if now - last_quick >= self.min_interval_s:
                     quick_due = True  # the timer: traces, and strides nobody expected (the first ones, after turns)
+                elif within_budget and self.analysis.n_reported == 0:
+                    quick_due = now - last_quick >= self.retry_s  # no stride yet: nothing to expect, look often
                 elif within_budget:
                     due = self._next_try_idx()  # the samples reach it about read_lag behind the clock
                     quick_due = due is not None and (now - t0) * fs - read_lag >= due

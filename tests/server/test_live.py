@@ -251,7 +251,9 @@ def test_quick_passes_are_tried_at_each_expected_stride_end() -> None:
     assert due(1026, [[1000, 1000, 2000]]) == 1036
     assert due(1119, [[1000, 1000, 2000]]) == 2026  # given up: the next stride at the steady cadence
     assert due(2046, [[1000, 1000, 2000]]) is None  # three tries each, then only the timer
-    # a steady end before it (strides shorten after a turn): three tries there first
-    assert [due(last, [[1100, 1000, 2000]]) for last in (0, 1026, 1036, 1046)] == [1026, 1036, 1046, 1126]
+    # a steady end before it (strides shorten after a turn): tried every 10 across the gap up to the newest's tries
+    assert [due(last, [[1100, 1000, 2000]]) for last in (0, 1026, 1036, 1046, 1116)] == [1026, 1036, 1046, 1056, 1126]
+    # ... and at least three times when the gap is shorter
+    assert [due(last, [[1010, 1000, 2000]]) for last in (0, 1026, 1036, 1046)] == [1026, 1036, 1046, 1056]
     # the earliest of the sides, never sooner than one retry after the newest pass
     assert due(1020, [[1000, 1000, 2000], [900, 900, 1900]]) == 1030
