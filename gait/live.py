@@ -251,7 +251,7 @@ class LiveAnalysis:
         tolerance_idx = max(1, round(self.match_tolerance_s * sampling_rate_hz))
         return self._match_strides(strides, tolerance_idx=tolerance_idx, offset_idx=planned.offset_idx)
 
-    def expected_stride_ends(self, *, ahead: int = 0, steady_strides: int = 10) -> IntArray:
+    def expected_stride_ends(self, *, ahead: int = 0, steady_strides: int = 20) -> IntArray:
         """Where the next strides of each side should end (sample index of their closing initial contact).
 
         A caller uses it to look again right when a stride can be complete rather than on a timer. Walking speed
@@ -261,8 +261,9 @@ class LiveAnalysis:
         - column 0, *recent*: the side's last end plus the shorter of its last stride and the newest stride of
           either side (the other side's is half a stride more recent, and the duration of the other side's stride
           spans this side's step from its contact);
-        - column 1, *steady*: the side's last end plus the median duration of the newest ``steady_strides`` strides
-          (both sides): earlier than *recent* when the strides shorten again after a turn;
+        - column 1, *steady*: the side's last end plus the steady duration, the lower quartile of the newest
+          ``steady_strides`` strides' (both sides; the walk's own strides, not those of its turns, which are up to
+          a third longer): earlier than *recent* when the strides shorten again after a turn;
         - columns 2 .. ``ahead + 1``: the strides after *recent*, at the steady duration (through a turn whose strides
           a pass did not find, the walk goes on at about its cadence).
 
@@ -271,7 +272,7 @@ class LiveAnalysis:
         ahead : int
             Expected strides after the next one, per side.
         steady_strides : int
-            Strides whose median duration is the steady one.
+            Strides whose lower quartile of duration is the steady one.
 
         Returns
         -------
@@ -284,7 +285,7 @@ class LiveAnalysis:
         by_end = known[np.argsort(known[:, 2], kind="stable")]
         durations = by_end[:, 2] - by_end[:, 1]
         newest = int(durations[-1])
-        steady = int(np.median(durations[-steady_strides:]))
+        steady = int(np.percentile(durations[-steady_strides:], 25))
         rows = []
         for side in np.unique(known[:, 0]).tolist():
             mine = by_end[by_end[:, 0] == side]

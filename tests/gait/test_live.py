@@ -117,7 +117,7 @@ def test_expected_stride_ends_per_side_at_the_newest_and_the_steady_duration(wal
     assert ends.shape == (2, 4)
     order = np.argsort(st.stop_idx, kind="stable")
     durations = (st.stop_idx - st.start_idx)[order]
-    newest, steady = int(durations[-1]), int(np.median(durations[-6:]))
+    newest, steady = int(durations[-1]), int(np.percentile(durations[-6:], 25))
     for row, side in zip(ends, (0, 1), strict=True):
         mine = order[st.side[order] == side]
         last_end, last_duration = int(st.stop_idx[mine[-1]]), int(st.stop_idx[mine[-1]] - st.start_idx[mine[-1]])
