@@ -116,7 +116,7 @@ def stale_home_sessions(db: Session) -> list[tuple[GaitSession, Patient]]:
     return [(s, p) for s, p in rows]
 
 
-def run_home_day(database_url: str, blob_root: str, home_day_id: str, *, min_wear_s: float | None = None) -> str:
+def run_home_day(database_url: str, home_day_id: str, *, min_wear_s: float | None = None) -> str:
     """Analyse one queued day (in a worker process, or a thread when the pool has none); returns the final status.
 
     ``min_wear_s`` replaces the rules file's wear time a day needs (a protocol with shorter daily wear).
@@ -128,7 +128,6 @@ def run_home_day(database_url: str, blob_root: str, home_day_id: str, *, min_wea
     from gait.pipeline import GaitPipeline  # noqa: PLC0415
 
     database = Database(database_url)
-    del blob_root  # the packets are rows; the signature is the runner's
     try:
         with database.session() as db:
             row = db.get(HomeDay, home_day_id)

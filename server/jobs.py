@@ -195,9 +195,7 @@ class AnalysisRunner:
             self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="fusiongait-analysis")
         handlers = {
             "analysis": functools.partial(run_analysis, self.database_url, self.blob_root),
-            "home_day": functools.partial(
-                run_home_day, self.database_url, self.blob_root, min_wear_s=self.home_min_wear_s
-            ),
+            "home_day": functools.partial(run_home_day, self.database_url, min_wear_s=self.home_min_wear_s),
         }
         queue = JobQueue(database, lease_s=self.lease_s)
         # Rows queued by a service that stopped between their commit and their job's: give them a job now.
