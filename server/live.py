@@ -266,17 +266,19 @@ class LiveFeed:
             text = json.dumps({"seq": self.seq, **message}, separators=(",", ":"), allow_nan=False)
         else:
             text = f'{{"seq":{self.seq},{body[1:]}'
-        item = (self.seq, text)
-        self.log.append(item)
         kind = message["type"]
-        stride_id = None
-        if kind == "stride":
-            stride_id = int(message["id"])
+        self._keep(self.seq, kind, int(message["id"]) if kind == "stride" else None, text)
+
+    def _keep(self, seq: int, kind: str, stride_id: int | None, text: str) -> None:
+        """Keep the numbered message ``text`` (of type ``kind``), relay it and hand it to every viewer."""
+        item = (seq, text)
+        self.log.append(item)
+        if kind == "stride" and stride_id is not None:
             self.strides[stride_id] = item
         elif kind in ("status", "summary", "ended"):
             self.latest[kind] = item
         if self.relay is not None:
-            self.relay(self.seq, kind, stride_id, text)
+            self.relay(seq, kind, stride_id, text)
         for queue in list(self.subscribers):
             try:
                 queue.put_nowait(text)

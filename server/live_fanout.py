@@ -82,19 +82,7 @@ class MirrorFeed(LiveFeed):
         if seq != self.seq + 1:
             return False
         self.seq = seq
-        item = (seq, text)
-        self.log.append(item)
-        if kind == "stride" and stride_id is not None:
-            self.strides[stride_id] = item
-        elif kind in ("status", "summary", "ended"):
-            self.latest[kind] = item
-        for queue in list(self.subscribers):
-            try:
-                queue.put_nowait(text)
-            except asyncio.QueueFull:  # as in LiveFeed.publish: let a slow viewer go; it resumes from its seq
-                self.subscribers.discard(queue)
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(None)
+        self._keep(seq, kind, stride_id, text)
         return True
 
     def lost(self) -> None:
