@@ -287,13 +287,10 @@ class LiveFeed:
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)
 
-    def publish_many(self, messages: list[dict[str, Any]] | list[tuple[dict[str, Any], str | None]]) -> None:
-        """:meth:`publish` each message (or ``(message, body)`` pair), in order."""
-        for item in messages:
-            if isinstance(item, tuple):
-                self.publish(*item)
-            else:
-                self.publish(item)
+    def publish_many(self, messages: list[tuple[dict[str, Any], str | None]]) -> None:
+        """:meth:`publish` each ``(message, body)`` pair, in order."""
+        for message, body in messages:
+            self.publish(message, body)
 
     def subscribe(self, after: int | None) -> tuple[list[str], asyncio.Queue[str | None], bool]:
         """``(backlog, queue, reset)``: what the viewer missed (JSON texts), then its queue of new messages.
