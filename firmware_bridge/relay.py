@@ -41,7 +41,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,17 +127,6 @@ class QueueCounters:
     stored_records: int = 0
     duplicate_records: int = 0
     last_ack_wall_s: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sealed": self.sealed,
-            "acknowledged": self.acknowledged,
-            "replayed": self.replayed,
-            "rejected": self.rejected,
-            "stored_records": self.stored_records,
-            "duplicate_records": self.duplicate_records,
-            "last_ack_wall_s": self.last_ack_wall_s,
-        }
 
 
 class RelayQueue:
@@ -227,7 +216,7 @@ class RelayQueue:
             "session_id": self.session_id,
             "relay_id": self.relay_id,
             "next_seq": self.next_seq,
-            "counters": self.counters.to_json(),
+            "counters": asdict(self.counters),
         }
         write_atomic(self.folder / _STATE, json.dumps(state, indent=1).encode())
 
