@@ -111,8 +111,8 @@ class JobQueue:
             return 0
         have = set(db.scalars(select(Job.target_id).where(Job.kind == kind, Job.target_id.in_(target_ids))).all())
         missing = [t for t in target_ids if t not in have]
-        for target_id in missing:
-            self.enqueue(kind, target_id, db)
+        now = utcnow()
+        db.add_all(Job(kind=kind, target_id=t, status="queued", created_at=now, updated_at=now) for t in missing)
         return len(missing)
 
     def claim(self) -> ClaimedJob | None:
