@@ -39,6 +39,7 @@ import re
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -816,9 +817,8 @@ def run_batch(
     from tqdm import tqdm  # noqa: PLC0415
 
     t0 = time.perf_counter()
-    ids = [i.id for i in items]
-    if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})
+    dup = sorted(i for i, n in Counter(i.id for i in items).items() if n > 1)
+    if dup:
         raise BatchError(f"duplicate recording id(s): {', '.join(dup)}")
     version = analysis_version()
     with _locked(out):
