@@ -27,6 +27,7 @@ from hardware.simulator.device import virtual_sensors
 from tests.server.processes import Server
 from tests.server.sensors import ServedSensors
 from tests.server.test_fanout import redis_reachable
+from tests.server.test_multiprocess import server_pair
 
 pytestmark = pytest.mark.postgres
 
@@ -57,17 +58,8 @@ def servers(tmp_path: Path, pg_url: str, fanout_url: str) -> Iterator[tuple[Serv
         "FUSIONGAIT_FANOUT_URL": fanout_url,
         "FUSIONGAIT_FANOUT_NAMESPACE": f"test{secrets.token_hex(4)}",  # not the channels of other tests running
     }
-    a = Server(tmp_path / "data", pg_url, settings=dict(settings))
-    b = Server(tmp_path / "data", pg_url, settings=dict(settings))
-    b.starts = 100  # its own log file name
-    try:
-        a.admin("create-token", "--role", "admin", "--label", "live multiprocess test")  # migrates the schema first
-        a.start()
-        b.start()
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+    with server_pair(tmp_path / "data", pg_url, "live multiprocess test", settings) as pair:
+        yield pair
 
 
 async def _view(url: str, token: str, after: int | None, *, leave_at: float | None = None) -> list[dict[str, Any]]:

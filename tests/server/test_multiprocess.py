@@ -6,8 +6,9 @@ Both processes share the data folder (the stored recordings) and the database (a
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -20,19 +21,28 @@ from tests.server.processes import Server
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "healthy_walk.imucap"
 
 
-@pytest.fixture
-def servers(tmp_path: Path, pg_url: str) -> Iterator[tuple[Server, Server]]:
-    a = Server(tmp_path / "data", pg_url)
-    b = Server(tmp_path / "data", pg_url)
+@contextlib.contextmanager
+def server_pair(
+    data_dir: Path, pg_url: str, label: str, settings: Mapping[str, str] | None = None
+) -> Iterator[tuple[Server, Server]]:
+    """Services A and B on one data folder and database (with ``settings``), started and stopped."""
+    a = Server(data_dir, pg_url, settings=dict(settings or {}))
+    b = Server(data_dir, pg_url, settings=dict(settings or {}))
     b.starts = 100  # its own log file name
     try:
-        a.admin("create-token", "--role", "admin", "--label", "multiprocess test")  # migrates the schema first
+        a.admin("create-token", "--role", "admin", "--label", label)  # migrates the schema first
         a.start()
         b.start()
         yield a, b
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.fixture
+def servers(tmp_path: Path, pg_url: str) -> Iterator[tuple[Server, Server]]:
+    with server_pair(tmp_path / "data", pg_url, "multiprocess test") as pair:
+        yield pair
 
 
 def test_a_job_submitted_to_either_process_runs_exactly_once(servers: tuple[Server, Server], pg_url: str) -> None:
