@@ -16,6 +16,7 @@ is the device name (the file name's first part; ``MetaWear`` unless renamed in M
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from pathlib import Path
@@ -56,14 +57,9 @@ def metawear_partner(path: PathLike) -> Path | None:
     other = "Gyroscope" if match.group(1).lower() == "accelerometer" else "Accelerometer"
     prefix = file_path.name[: match.start()]
     candidates = sorted(
-        p for p in file_path.parent.glob(f"{glob_escape(prefix)}_{other}*.csv") if p != file_path and p.is_file()
+        p for p in file_path.parent.glob(f"{glob.escape(prefix)}_{other}*.csv") if p != file_path and p.is_file()
     )
     return candidates[0] if candidates else None
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with glob wildcards escaped."""
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _read_one(path: Path) -> tuple[NDArray[np.float64], NDArray[np.float64], str, tuple[str, str, str]]:
