@@ -210,9 +210,10 @@ class LiveLink:
         self._post(self.control_channel, self._announcement())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._outbox.join(), flush_timeout_s)
-        for task in self._tasks + [r.follower for r in self.remote.values() if r.follower is not None]:
+        tasks = self._tasks + [r.follower for r in self.remote.values() if r.follower is not None]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks + [r.follower for r in self.remote.values() if r.follower is not None]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for remote in self.remote.values():
