@@ -736,7 +736,8 @@ class LiveSession:
             return self.analysis.analyze(final=recording)
 
     def _trace_message(self, update: LiveUpdate, newest_packet_s: float | None) -> dict[str, Any]:
-        fs = self._rate_of(update)
+        assert update.result is not None
+        fs = update.result.sampling_rate_hz
         step = max(1, round(fs / self.trace_rate_hz))
         return {
             "type": "trace",
@@ -747,11 +748,6 @@ class LiveSession:
                 name: [json_number(v, 2) for v in update.trace[name][::step].tolist()] for name in TRACE_CHANNELS
             },
         }
-
-    @staticmethod
-    def _rate_of(update: LiveUpdate) -> float:
-        assert update.result is not None
-        return update.result.sampling_rate_hz
 
     def _summary_message(
         self, output: PassOutput, n_reported: int, newest_packet_s: float | None
