@@ -38,7 +38,7 @@ from server.analysis import AnalysisOptions, analyze_recording
 from server.argtypes import HEIGHT_RANGE_M, SENSOR_HEIGHT_RANGE_M, body_height_m, sensor_height_m
 from server.batch_cmd import add_batch_parser
 from server.export_cmd import add_export_parser
-from server.inputs import placement_spec
+from server.inputs import placement_spec, sensor_spec
 from server.record_cmd import add_record_parser
 from server.relay_cmd import add_relay_parser
 from server.serve_cmd import add_admin_parser, add_serve_parser
@@ -71,14 +71,6 @@ def _iso_date(text: str) -> str:
         return datetime.date.fromisoformat(text.strip()).isoformat()
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-def _sensor_spec(text: str) -> tuple[str, str]:
-    placement, sep, file = text.partition("=")
-    placement, file = placement.strip().lower(), file.strip()
-    if not sep or not placement or not file:
-        raise argparse.ArgumentTypeError(f"expected PLACEMENT=FILE (e.g. pelvis=walk_pelvis.csv), got {text!r}")
-    return placement, file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--sensor",
         action="append",
-        type=_sensor_spec,
+        type=sensor_spec,
         default=[],
         metavar="PLACEMENT=FILE",
         help=f"a sensor's file (generic CSV or a vendor's per-sensor export); PLACEMENT is one of "

@@ -20,10 +20,11 @@ from firmware_bridge.errors import InputFileError
 from firmware_bridge.readers.dispatch import open_recording, open_sensor_files
 from gait.recording import KNOWN_PLACEMENTS, PELVIS, Recording
 
-__all__ = ["add_input_arguments", "open_input", "placement_spec"]
+__all__ = ["add_input_arguments", "open_input", "placement_spec", "sensor_spec"]
 
 
-def _sensor_spec(text: str) -> tuple[str, str]:
+def sensor_spec(text: str) -> tuple[str, str]:
+    """``PLACEMENT=FILE`` of ``--sensor`` (argparse type); the placement is checked later, with the others."""
     placement, sep, file = text.partition("=")
     placement, file = placement.strip().lower(), file.strip()
     if not sep or not placement or not file:
@@ -56,7 +57,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, input_dest: str = "i
     parser.add_argument(
         "--sensor",
         action="append",
-        type=_sensor_spec,
+        type=sensor_spec,
         default=[],
         metavar="PLACEMENT=FILE",
         help=f"one sensor's file, in any per-sensor format; PLACEMENT is one of {', '.join(KNOWN_PLACEMENTS)} "
