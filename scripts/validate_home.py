@@ -190,13 +190,7 @@ def run_home_validation(
 
     ``days_dir`` holds the simulated days (captures and truths, reused when present; default ``work/days``).
     """
-    from tests.server.test_durability import Server
-
-    class HomeServer(Server):
-        def env(self) -> dict[str, str]:
-            env = super().env()
-            env.update(FUSIONGAIT_HOME_MIN_WEAR_H=str(run.min_wear_h), FUSIONGAIT_HOME_ANALYSIS_INTERVAL_S="0")
-            return env
+    from tests.server.processes import Server
 
     t_start = time.monotonic()
     rng = random.Random(run.seed)
@@ -212,7 +206,11 @@ def run_home_validation(
     (work / "stash").mkdir(parents=True)
     pool = ProcessPoolExecutor(max_workers=run.sim_workers)
     futures: list[Future[dict[str, Any]]] = [pool.submit(make_day, run, i, str(days_dir)) for i in range(run.days)]
-    server = HomeServer(work / "data", run.database_url)
+    server = Server(
+        work / "data",
+        run.database_url,
+        settings={"FUSIONGAIT_HOME_MIN_WEAR_H": str(run.min_wear_h), "FUSIONGAIT_HOME_ANALYSIS_INTERVAL_S": "0"},
+    )
     timeline: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     kills: list[dict[str, Any]] = []
