@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 import httpx
 
-from firmware_bridge.atomic import fsync_dir, write_atomic
+from firmware_bridge.atomic import fsync_dir, fsync_file, write_atomic
 from firmware_bridge.capture_writer import CaptureWriter
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.session import BridgeSession
@@ -228,23 +228,18 @@ class RelayQueue:
         data = path.read_bytes()
         try:
             capture = parse_capture(data)
+            n_records, torn = len(capture), capture.torn_tail_bytes
         except HardwareError:  # cut inside the header: it never held a record
+            n_records = torn = 0
+        if n_records == 0:
             path.unlink()
             fsync_dir(self.folder)
             return 0
-        if len(capture) == 0:
-            path.unlink()
-            fsync_dir(self.folder)
-            return 0
-        if capture.torn_tail_bytes:
-            os.truncate(path, len(data) - capture.torn_tail_bytes)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if torn:
+            os.truncate(path, len(data) - torn)
+        fsync_file(path)
         self._seal_file()
-        return len(capture)
+        return n_records
 
     def _seal_file(self) -> QueuedBatch:
         seq = self.next_seq
