@@ -9,9 +9,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait.recording import Recording
+
+if TYPE_CHECKING:
+    from gait.pipeline import GaitResult
 
 __all__ = ["AnalysisOptions", "AnalysisOutcome", "analyze_recording", "report_warning_text"]
 
@@ -38,10 +41,11 @@ class AnalysisOptions:
 
 @dataclass(frozen=True, slots=True)
 class AnalysisOutcome:
-    """The report and every warning raised on the way, each once, in order of appearance."""
+    """The report, every warning raised on the way (each once, in order of appearance) and the pipeline's result."""
 
     report: dict[str, Any]
     warnings: list[str]
+    result: GaitResult | None = None
 
 
 def report_warning_text(item: Any) -> str:
@@ -97,4 +101,4 @@ def analyze_recording(
     for text in texts:
         if text not in seen:
             seen.append(text)
-    return AnalysisOutcome(report=report, warnings=seen)
+    return AnalysisOutcome(report=report, warnings=seen, result=result)

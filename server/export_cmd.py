@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -38,6 +37,7 @@ from typing import Any, Final
 from firmware_bridge.atomic import replace_atomically
 from firmware_bridge.errors import BridgeError, InputFileError
 from gait.recording import Recording
+from server.analysis import AnalysisOptions, analyze_recording
 from server.argtypes import body_height_m, sensor_height_m
 from server.inputs import add_input_arguments, open_input
 
@@ -166,20 +166,13 @@ def _export(args: argparse.Namespace) -> int:
 def _analyse(
     recording: Recording, args: argparse.Namespace, reader_warnings: list[str], inputs: dict[str, str]
 ) -> tuple[Any, dict[str, Any]]:
-    from gait.pipeline import GaitPipeline  # noqa: PLC0415 - heavy; only when a format needs the analysis
-    from gait.report import build_report  # noqa: PLC0415
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = GaitPipeline(height_m=args.height_m, sensor_height_m=args.sensor_height_m).run(recording)
-        report = build_report(result, warnings=reader_warnings, inputs=inputs, session={})
+    options = AnalysisOptions(height_m=args.height_m, sensor_height_m=args.sensor_height_m)
+    outcome = analyze_recording(recording, options=options, reader_warnings=reader_warnings, inputs=inputs)
     seen = set(reader_warnings)
-    for item in [*report.get("warnings", []), *(f"{w.category.__name__}: {w.message}" for w in caught)]:
-        text = str(item.get("message", item)) if isinstance(item, dict) else str(item)
+    for text in outcome.warnings:
         if text not in seen:
-            seen.add(text)
             _warn(text)
-    return result, report
+    return outcome.result, outcome.report
 
 
 def _write(fmt: str, paths: list[Path], recording: Recording, result: Any, report: Any) -> list[Path]:
