@@ -58,6 +58,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from firmware_bridge.atomic import write_atomic  # noqa: E402
 from firmware_bridge.relay_replay import ReplayPlan  # noqa: E402
 from gait.daily import DailyRules  # noqa: E402
 from gait.trends import TrendAnalyzer  # noqa: E402
@@ -141,10 +142,8 @@ def make_day(run: HomeRun, i: int, folder: str) -> dict[str, Any]:
     truth = truth_figures(day)
     truth["date"] = (FIRST_DAY + dt.timedelta(days=i)).isoformat()
     truth["walker_speed_mps"] = run.walker(i + 1).speed_mps
-    tmp = cap_path.with_suffix(".part")
-    tmp.write_bytes(capture)
-    tmp.replace(cap_path)
-    truth_path.write_text(json.dumps(truth))
+    write_atomic(cap_path, capture)
+    write_atomic(truth_path, json.dumps(truth).encode())  # the cache holds whole days only
     return truth
 
 
