@@ -29,16 +29,15 @@ from typing import Any, NoReturn
 
 from firmware_bridge.atomic import write_atomic
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.readers.dispatch import open_recording, open_sensor_files
 from gait.errors import GaitError
-from gait.recording import KNOWN_PLACEMENTS, PELVIS
+from gait.recording import KNOWN_PLACEMENTS
 from gait.report import REPORT_SCHEMA
 from hardware.errors import HardwareError
 from server.analysis import AnalysisOptions, analyze_recording
 from server.argtypes import HEIGHT_RANGE_M, SENSOR_HEIGHT_RANGE_M, body_height_m, sensor_height_m
 from server.batch_cmd import add_batch_parser
 from server.export_cmd import add_export_parser
-from server.inputs import placement_spec, sensor_spec
+from server.inputs import input_sensors, open_input, placement_spec, sensor_spec
 from server.record_cmd import add_record_parser
 from server.relay_cmd import add_relay_parser
 from server.serve_cmd import add_admin_parser, add_serve_parser
@@ -225,20 +224,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 # ----------------------------------------------------------------------------------------- commands
 def _analyze(args: argparse.Namespace) -> int:
-    if args.capture is not None:
-        if args.sensor:
-            raise UsageError("give either an input file or folder, or --sensor files, not both")
-    elif not args.sensor:
-        raise UsageError(
-            "no input: give --sensor pelvis=FILE (and optionally left_thigh=FILE, right_thigh=FILE) or a capture file"
-        )
-    sensors: dict[str, str] = {}
-    for placement, file in args.sensor if args.capture is None else ():
-        if placement in sensors:
-            raise UsageError(f"argument --sensor: {placement} given twice ({sensors[placement]} and {file})")
-        sensors[placement] = file
-    if args.capture is None and PELVIS not in sensors and all(p in KNOWN_PLACEMENTS for p in sensors):
-        raise UsageError("argument --sensor: pelvis=FILE is required (the analysis needs the pelvis sensor)")
+    sensors = input_sensors(args, input_dest="capture")
     _check_output("--json", args.json)
     _check_output("--html", args.html)
     baselines = [_read_baseline(path) for path in args.baseline]
@@ -249,18 +235,7 @@ def _analyze(args: argparse.Namespace) -> int:
         )
     session = {"patient": args.patient, "date": args.session_date, "label": args.session_label}
 
-    if args.capture is not None:
-        recording, reader_warnings = open_recording(
-            args.capture, placements=dict(args.placement) or None, strict_units=args.strict_units
-        )
-        sensors = {p: str(args.capture) for p in recording.placements}
-        if PELVIS not in recording.placements:
-            raise UsageError(
-                f"{args.capture}: no pelvis sensor (it has {', '.join(recording.placements)}); map the pelvis "
-                "sensor's label with --placement LABEL=pelvis"
-            )
-    else:
-        recording, reader_warnings = open_sensor_files(sensors, strict_units=args.strict_units)
+    recording, reader_warnings, sensors = open_input(args, input_dest="capture", sensors=sensors)
     for text in reader_warnings:
         _warn(text)
 

@@ -20,7 +20,7 @@ from firmware_bridge.errors import InputFileError
 from firmware_bridge.readers.dispatch import open_recording, open_sensor_files
 from gait.recording import KNOWN_PLACEMENTS, PELVIS, Recording
 
-__all__ = ["add_input_arguments", "open_input", "placement_spec", "sensor_spec"]
+__all__ = ["add_input_arguments", "input_sensors", "open_input", "placement_spec", "sensor_spec"]
 
 
 def sensor_spec(text: str) -> tuple[str, str]:
@@ -80,8 +80,54 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, input_dest: str = "i
     )
 
 
-def open_input(args: argparse.Namespace, *, input_dest: str = "input") -> tuple[Recording, list[str], dict[str, str]]:
+def input_sensors(args: argparse.Namespace, *, input_dest: str = "input") -> dict[str, str]:
+    """Check the parsed input arguments (before any file is read): the ``--sensor`` files by placement.
+
+    Returns
+    -------
+    dict of placement to str
+        Empty when an INPUT file or folder is given.
+
+    Raises
+    ------
+    InputFileError
+        INPUT and ``--sensor`` together, neither, a placement given twice or unknown, no pelvis file.
+    """
+    given: Any = getattr(args, input_dest)
+    if given is not None and args.sensor:
+        raise InputFileError("give either an input file or folder, or --sensor files, not both")
+    if given is None and not args.sensor:
+        raise InputFileError(
+            "no input: give a recording file or folder, or --sensor pelvis=FILE (and optionally left_thigh=FILE, "
+            "right_thigh=FILE)"
+        )
+    sensors: dict[str, str] = {}
+    for placement, file in args.sensor:
+        if placement in sensors:
+            raise InputFileError(f"argument --sensor: {placement} given twice ({sensors[placement]} and {file})")
+        sensors[placement] = file
+    if sensors and PELVIS not in sensors and all(p in KNOWN_PLACEMENTS for p in sensors):
+        raise InputFileError("argument --sensor: pelvis=FILE is required (the analysis needs the pelvis sensor)")
+    for placement, file in sensors.items():
+        if placement not in KNOWN_PLACEMENTS:
+            raise InputFileError(
+                f"unknown placement {placement!r}; known placements: {', '.join(KNOWN_PLACEMENTS)}", path=file
+            )
+    return sensors
+
+
+def open_input(
+    args: argparse.Namespace, *, input_dest: str = "input", sensors: dict[str, str] | None = None
+) -> tuple[Recording, list[str], dict[str, str]]:
     """The recording named by the parsed input arguments.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    input_dest : str
+        The INPUT argument's name in ``args``.
+    sensors : dict of placement to str, optional
+        What :func:`input_sensors` returned for ``args``, when the caller checked them already.
 
     Returns
     -------
@@ -95,17 +141,11 @@ def open_input(args: argparse.Namespace, *, input_dest: str = "input") -> tuple[
     InputFileError
         Conflicting or missing arguments, no pelvis sensor, or anything the readers refuse.
     """
-    given: Any = getattr(args, input_dest)
-    placements = dict(args.placement)
-    if given is not None and args.sensor:
-        raise InputFileError("give either an input file or folder, or --sensor files, not both")
-    if given is None and not args.sensor:
-        raise InputFileError(
-            "no input: give a recording file or folder, or --sensor pelvis=FILE (and optionally left_thigh=FILE, "
-            "right_thigh=FILE)"
-        )
-    if given is not None:
-        path = Path(given)
+    if sensors is None:
+        sensors = input_sensors(args, input_dest=input_dest)
+    if not sensors:
+        path = Path(getattr(args, input_dest))
+        placements = dict(args.placement)
         recording, found = open_recording(path, placements=placements or None, strict_units=args.strict_units)
         inputs = {p: str(path) for p in recording.placements}
         if PELVIS not in recording.placements:
@@ -115,17 +155,5 @@ def open_input(args: argparse.Namespace, *, input_dest: str = "input") -> tuple[
                 path=path,
             )
         return recording, found, inputs
-    sensors: dict[str, str] = {}
-    for placement, file in args.sensor:
-        if placement in sensors:
-            raise InputFileError(f"argument --sensor: {placement} given twice ({sensors[placement]} and {file})")
-        sensors[placement] = file
-    if PELVIS not in sensors and all(p in KNOWN_PLACEMENTS for p in sensors):
-        raise InputFileError("argument --sensor: pelvis=FILE is required (the analysis needs the pelvis sensor)")
-    for placement, file in sensors.items():
-        if placement not in KNOWN_PLACEMENTS:
-            raise InputFileError(
-                f"unknown placement {placement!r}; known placements: {', '.join(KNOWN_PLACEMENTS)}", path=file
-            )
     recording, found = open_sensor_files(sensors, strict_units=args.strict_units)
     return recording, found, dict(sensors)
