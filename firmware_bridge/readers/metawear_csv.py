@@ -112,7 +112,7 @@ def _onto(t_target: NDArray[np.float64], t: NDArray[np.float64], x: NDArray[np.f
         return out
     order = np.argsort(t, kind="stable")
     t, x = t[order], x[order]
-    nominal = float(np.median(np.diff(t))) if t.size > 1 else np.inf
+    nominal = float(np.median(np.diff(t)))
     right = np.clip(np.searchsorted(t, t_target, side="left"), 1, t.size - 1)
     left = right - 1
     span = t[right] - t[left]
