@@ -9,11 +9,20 @@ Final contact (FC). After each IC the body keeps braking until the trailing foot
 FC is taken at the minimum of the forward acceleration between 50 ms and 60% of the step after the IC (about 30 ms
 before the foot-sensor toe-off on the Voisard set). This is the lower-back estimate; thigh sensors refine it.
 
-First heel strike of gait initiation. The bout detector hands on the weak step candidate just before a bout's
-first step (:attr:`gait.bouts.WalkingBout.opening_idx`): the first heel strike, or the toe-off before it. It becomes
-the bout's first IC when its own IC lies 0.75-1.5 median step times before the first one (a toe-off lies a swing
-time, about 0.5-0.7 of a step, before it) and it brakes the body at least 0.4 times as much as the bout's median
-step (a toe-off barely brakes). Figures on the Voisard set and the simulated slow walker: docs/validation.md.
+First heel strike of gait initiation. Walking from standing starts with a toe-off: the swing foot leaves the ground
+a swing time (about 40 % of a stride, 0.6-0.8 of a step) before the first heel strike, and barely brakes the body;
+a heel strike starts a step of about the bout's step time (the first steps of gait initiation are, if anything,
+longer than the steady ones) and brakes like the steps after it. Either way round the start of a bout can be wrong:
+
+* the weak step candidate just before a bout's first step (:attr:`gait.bouts.WalkingBout.opening_idx`: the first
+  heel strike, or the toe-off before it) becomes the bout's first IC when its own IC lies 0.75-1.5 median step times
+  before the first one *and* it brakes the body at least 0.4 times as much as the bout's median step;
+* the bout's first IC, a step candidate in its own right, is dropped as the toe-off when its step is shorter than
+  0.9 median steps *and* it brakes less than 0.4 times the median step.
+
+The burden of proof is on the weak candidate: a step candidate stays unless both its rhythm and its braking say
+toe-off, an opening candidate joins only when both say heel strike. Figures on the Voisard set and the simulated
+slow walker: docs/validation.md.
 
 Side. After a left heel strike the pelvis rolls with the right side dropping (contralateral drop in loading
 response), a positive angular rate about the forward axis; after a right heel strike the opposite. Each IC gets the
@@ -110,6 +119,9 @@ class PelvisEventDetector:
         An opening heel strike lies this many of the bout's median step times before its first IC.
     opening_braking : float
         An opening heel strike brakes at least this fraction of the bout's median braking.
+    toe_off_step_ratio : float
+        A bout's first IC whose step is shorter than this many median step times, and which brakes less than
+        ``opening_braking`` times the median, is the toe-off of gait initiation.
     """
 
     def __init__(
@@ -124,6 +136,7 @@ class PelvisEventDetector:
         side_vote_steps: int = 8,
         braking_window_s: float = 0.2,
         opening_step_ratio: tuple[float, float] = (0.75, 1.5),
+        toe_off_step_ratio: float = 0.9,
         opening_braking: float = 0.4,
     ) -> None:
         self.search_before_s = search_before_s
@@ -136,6 +149,7 @@ class PelvisEventDetector:
         self.braking_window_s = braking_window_s
         self.opening_step_ratio = opening_step_ratio
         self.opening_braking = opening_braking
+        self.toe_off_step_ratio = toe_off_step_ratio
 
     def initial_contacts(
         self, fwd_smooth_mps2: FloatArray, fwd_slope: FloatArray, step_idx: IntArray, sampling_rate_hz: float
@@ -195,6 +209,17 @@ class PelvisEventDetector:
         length = max(2, round(self.braking_window_s * sampling_rate_hz) + 1)
         after, _ = windows(fwd_smooth_mps2, ic_idx, length)
         return np.asarray(fwd_smooth_mps2[ic_idx] - after.min(axis=-1), dtype=np.float64)
+
+    def starts_with_toe_off(self, fwd_smooth_mps2: FloatArray, ic_idx: IntArray, fs: float) -> bool:
+        """Whether a bout's first IC is the toe-off of gait initiation: a step shorter than ``toe_off_step_ratio``
+        median steps (a swing, not a step) that brakes less than ``opening_braking`` times the median step."""
+        if ic_idx.size < 4:
+            return False
+        step = np.diff(ic_idx)
+        if step[0] >= self.toe_off_step_ratio * float(np.median(step[1:])):
+            return False
+        braking = self.braking_mps2(fwd_smooth_mps2, ic_idx, fs)
+        return bool(braking[0] < self.opening_braking * float(np.median(braking[1:])))
 
     def confirm_opening(
         self, fwd_smooth_mps2: FloatArray, fwd_slope: FloatArray, opening_idx: int, ic_idx: IntArray, fs: float
@@ -260,9 +285,12 @@ class PelvisEventDetector:
             # Refinement can, rarely, pull two steps onto one peak; keep increasing, distinct contacts.
             keep = np.concatenate(([True], np.diff(ic) > round(0.15 * fs)))
             ic = ic[keep]
-            first = self.confirm_opening(fwd_ic, slope, opening, ic, fs)
-            if first >= 0:
-                ic = np.concatenate(([first], ic)).astype(np.int64)
+            if self.starts_with_toe_off(fwd_ic, ic, fs):
+                ic = ic[1:]  # the opening candidate, earlier still, is no heel strike either
+            else:
+                first = self.confirm_opening(fwd_ic, slope, opening, ic, fs)
+                if first >= 0:
+                    ic = np.concatenate(([first], ic)).astype(np.int64)
             fc = self.final_contacts(fwd_fc, ic, fs)
             side, confidence = self.sides(roll, ic, fs)
             out.append(BoutEvents(ic_idx=ic, fc_idx=fc, side=side, side_confidence=confidence))

@@ -54,5 +54,5 @@ def test_initial_contacts_match_the_reference_on_all_clean_trials() -> None:
     precision, recall = tp / n_det, tp / n_ref
     f1 = 2 * precision * recall / (precision + recall)
     mae_ms = 10.0 * np.mean(np.abs(np.concatenate(errors)))
-    assert f1 >= 0.985, f"F1 {f1:.4f}"
+    assert f1 >= 0.99, f"F1 {f1:.4f}"  # the issue 2 target (docs/validation.md)
     assert mae_ms <= 22.0, f"MAE {mae_ms:.1f} ms"

@@ -106,6 +106,30 @@ def test_opening_candidate_is_confirmed_by_its_rhythm_and_braking() -> None:
     assert ed.confirm_opening(fwd, slope, -1, ic, FS) == -1
 
 
+@pytest.mark.parametrize(
+    ("lead", "amp", "toe_off"),
+    [
+        (36, 0.2, True),  # a swing time before the first heel strike, barely braking: the toe-off
+        (36, 0.9, False),  # as close, but brakes like a step: kept
+        (60, 0.2, False),  # a whole step before, weak: a heel strike of a soft first step, kept
+    ],
+)
+def test_first_ic_is_dropped_only_when_rhythm_and_braking_both_say_toe_off(
+    lead: int, amp: float, toe_off: bool
+) -> None:
+    step = 60
+    ic = 300 + step * np.arange(8)
+    t = np.arange(1200)
+    fwd = np.zeros(t.size)
+    for c, a in [(int(i), 1.0) for i in ic] + [(int(ic[0]) - lead, amp)]:
+        fwd += a * np.exp(-0.5 * ((t - c + 2) / 3.0) ** 2) - a * np.exp(-0.5 * ((t - c - 8) / 3.0) ** 2)
+    ed = PelvisEventDetector()
+    detected = ed.initial_contacts(fwd, np.gradient(fwd), np.concatenate(([ic[0] - lead], ic)) + 3, FS)
+    assert abs(detected[0] - (ic[0] - lead)) <= 2
+    assert ed.starts_with_toe_off(fwd, detected, FS) is toe_off
+    assert ed.starts_with_toe_off(fwd, detected[:3], FS) is False  # too few steps to judge
+
+
 @pytest.mark.parametrize(("speed_mps", "seed"), [(0.55, 21), (0.62, 22), (0.70, 23)])
 def test_slow_short_walks_keep_their_first_and_last_contacts(speed_mps: float, seed: int) -> None:
     """Known truth: short slow walks (the slow walker of docs/validation.md), any mounting. Every contact, the
