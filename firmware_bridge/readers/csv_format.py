@@ -39,13 +39,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from firmware_bridge.errors import BridgeError, InputFileError
+from firmware_bridge.readers.sensor_data import RawSensor, assemble
 from gait.errors import RecordingError
 from gait.frames import GRAVITY_MPS2
-from gait.preprocess import SensorStream, nominal_rate_hz, to_common_time_base
+from gait.preprocess import SensorStream
 from gait.recording import KNOWN_PLACEMENTS, Recording
 
 __all__ = [
     "MIN_DURATION_S",
+    "read_csv_raw_sensor",
     "read_recording",
     "read_sensor_csv",
     "write_recording_csv",
@@ -641,10 +643,37 @@ def read_sensor_csv(path: PathLike, placement: str) -> tuple[SensorStream, list[
     return stream, found_warnings
 
 
+def read_csv_raw_sensor(path: PathLike, label: str) -> RawSensor:
+    """One generic CSV file (:func:`read_sensor_csv`) as a RawSensor for :func:`~.sensor_data.assemble`.
+
+    Its times and units are checked already (``units_checked``) and its warnings are the sensor's ``notes``.
+    """
+    stream, notes = read_sensor_csv(path, label)
+    return RawSensor(
+        label=label,
+        path=Path(path),
+        t_s=stream.t_s,
+        acc=stream.acc_mps2,
+        gyr=stream.gyr_dps,
+        acc_unit="mps2",
+        gyr_unit="dps",
+        unit_source="the column names",
+        time_column=_TIME_COLUMN,
+        acc_columns=("acc_x", "acc_y", "acc_z"),
+        gyr_columns=("gyr_x", "gyr_y", "gyr_z"),
+        first_line=None,
+        units_checked=True,
+        notes=tuple(notes),
+    )
+
+
 def read_recording(
     sensor_files: Mapping[str, PathLike], *, sampling_rate_hz: float | None = None
 ) -> tuple[Recording, list[str]]:
-    """Read one CSV file per sensor and put them on one time base.
+    """Read one CSV file per sensor and put them on one time base with :func:`~.sensor_data.assemble`.
+
+    The files go through the same alignment checks as every other reader's sensors (overlap in time, sampling
+    rates, the grid at the highest nominal rate snapped to a device rate).
 
     Parameters
     ----------
@@ -692,51 +721,9 @@ def read_recording(
             found_warnings.append(f"{path}: the same file is given for {seen[key]} and {placement}")
         seen.setdefault(key, placement)
 
-    streams: list[SensorStream] = []
-    for placement, path in paths.items():
-        stream, stream_warnings = read_sensor_csv(path, placement)
-        streams.append(stream)
-        found_warnings.extend(stream_warnings)
-
-    if len(streams) > 1:
-        starts = [float(s.t_s[0]) for s in streams]
-        ends = [float(s.t_s[-1]) for s in streams]
-        overlap_s = min(ends) - max(starts)
-        union_s = max(ends) - min(starts)
-        ranges = "; ".join(
-            f"{paths[s.placement]} covers t_s {t0:.3f}–{t1:.3f} s"
-            for s, t0, t1 in zip(streams, starts, ends, strict=True)
-        )
-        if overlap_s <= 0:
-            raise InputFileError(f"the sensor files do not overlap in time ({ranges}); they must share one clock (t_s)")
-        if overlap_s < MIN_OVERLAP_FRACTION * union_s:
-            found_warnings.append(
-                f"the sensor files overlap for only {100 * overlap_s / union_s:.0f}% of their combined time "
-                f"range ({ranges}); outside the overlap the missing sensors are gaps"
-            )
-
-    rates_hz = {s.placement: nominal_rate_hz(s.t_s) for s in streams}
-    grid_rate_hz = float(sampling_rate_hz) if sampling_rate_hz is not None else max(rates_hz.values())
-    for placement, rate_hz in rates_hz.items():
-        if abs(rate_hz - grid_rate_hz) > 0.01 * grid_rate_hz:
-            found_warnings.append(
-                f"{paths[placement]}: sampled at {rate_hz:.4g} Hz, resampled to {grid_rate_hz:.4g} Hz"
-            )
-
-    try:
-        recording = to_common_time_base(
-            streams,
-            sampling_rate_hz=grid_rate_hz,
-            source=", ".join(f"{placement}={path}" for placement, path in paths.items()),
-        )
-    except RecordingError as exc:
-        message = str(exc)
-        named = [placement for placement in paths if f"'{placement}'" in message]
-        if len(named) == 1:
-            raise InputFileError(message, path=paths[named[0]]) from None
-        files = ", ".join(str(p) for p in paths.values())
-        raise InputFileError(f"{message} (files: {files})") from None
-    return recording, found_warnings
+    sensors = [(placement, read_csv_raw_sensor(path, placement)) for placement, path in paths.items()]
+    recording, more = assemble(sensors, sampling_rate_hz=sampling_rate_hz, min_overlap_fraction=MIN_OVERLAP_FRACTION)
+    return recording, found_warnings + more
 
 
 def write_sensor_csv(path: PathLike, t_s: ArrayLike, acc_mps2: ArrayLike, gyr_dps: ArrayLike) -> Path:

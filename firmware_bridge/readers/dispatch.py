@@ -31,7 +31,7 @@ from typing import Final
 from firmware_bridge.errors import InputFileError
 from firmware_bridge.readers.apdm_h5 import HDF5_SIGNATURE, read_apdm_h5, read_apdm_sensors
 from firmware_bridge.readers.capture_format import read_capture
-from firmware_bridge.readers.csv_format import read_recording, read_sensor_csv
+from firmware_bridge.readers.csv_format import read_csv_raw_sensor, read_recording
 from firmware_bridge.readers.metawear_csv import looks_like_metawear, metawear_partner, read_metawear_sensor
 from firmware_bridge.readers.movella_csv import looks_like_movella, read_movella_sensor
 from firmware_bridge.readers.parquet_format import PARQUET_MAGIC, read_recording_parquet
@@ -103,27 +103,6 @@ def _unrecognised(path: Path) -> InputFileError:
     return InputFileError(f"unrecognised file format{shown}; expected {_SUPPORTED_TEXT}", path=path)
 
 
-def _csv_sensor(path: Path, label: str) -> RawSensor:
-    """A generic CSV file as a RawSensor (its reader has already checked the times and the units)."""
-    stream, notes = read_sensor_csv(path, label)
-    return RawSensor(
-        label=label,
-        path=path,
-        t_s=stream.t_s,
-        acc=stream.acc_mps2,
-        gyr=stream.gyr_dps,
-        acc_unit="mps2",
-        gyr_unit="dps",
-        unit_source="the column names",
-        time_column="t_s",
-        acc_columns=("acc_x", "acc_y", "acc_z"),
-        gyr_columns=("gyr_x", "gyr_y", "gyr_z"),
-        first_line=None,
-        units_checked=True,
-        notes=tuple(notes),
-    )
-
-
 def _sensors_of(path: Path, fmt: str) -> list[RawSensor]:
     if fmt == "ximu3":
         return [read_ximu3_sensor(path)]
@@ -136,7 +115,7 @@ def _sensors_of(path: Path, fmt: str) -> list[RawSensor]:
     if fmt == "apdm-h5":
         return read_apdm_sensors(path)[0]
     if fmt == "csv":
-        return [_csv_sensor(path, path.stem)]
+        return [read_csv_raw_sensor(path, path.stem)]
     raise InputFileError(f"a {fmt} file holds a whole recording, not one sensor", path=path)
 
 
@@ -303,7 +282,7 @@ def open_sensor_files(
             raise InputFileError(
                 f"a {fmt} file holds a whole recording; give it as the input file, not as --sensor", path=p
             )
-        in_file = [_csv_sensor(p, placement)] if fmt == "csv" else _sensors_of(p, fmt)
+        in_file = [read_csv_raw_sensor(p, placement)] if fmt == "csv" else _sensors_of(p, fmt)
         if len(in_file) > 1:
             named = [s for s in in_file if placement_of(s.label) == placement]
             if len(named) != 1:

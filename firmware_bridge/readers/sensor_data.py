@@ -362,6 +362,19 @@ def nominal_rate(t_s: NDArray[np.float64]) -> float:
     return nice if nice > 0 and abs(nice - estimate) <= 0.002 * estimate else estimate
 
 
+def _holes(raw: RawSensor) -> list[str]:
+    """A warning about the holes in time of one sensor (they become gaps on the common time base), if any."""
+    dt = np.diff(raw.t_s)
+    holes = dt > 1.5 * float(np.median(dt))
+    if not holes.any():
+        return []
+    j = int(np.argmax(holes))
+    return [
+        f"{raw.located(j + 1, raw.time_column)}: {int(np.count_nonzero(holes))} hole(s) in time (longest "
+        f"{float(dt[holes].max()):.3g} s, first before this row) become gaps"
+    ]
+
+
 def assemble(
     sensors: Sequence[tuple[str, RawSensor]],
     *,
@@ -386,11 +399,14 @@ def assemble(
     -------
     recording : Recording
     warnings : list of str
+        The sensors' notes and the checks' warnings (holes in time, units), sensor by sensor; then those about the
+        alignment (partial overlap naming each placement, file and time range; resampling naming the file).
 
     Raises
     ------
     InputFileError
-        Anything the checks refuse, sensors that do not overlap in time, or data the Recording refuses.
+        Anything the checks refuse, sensors that do not overlap in time (naming each placement, file and time
+        range), or data the Recording refuses (naming the file when the message names one placement).
     """
     found: list[str] = []
     streams: list[SensorStream] = []
@@ -408,21 +424,12 @@ def assemble(
         else:
             raw, time_warnings = check_times(raw)
             acc_mps2, gyr_dps, unit_warnings = resolve_units(raw, strict_units=strict_units)
-            found += time_warnings + unit_warnings
+            found += time_warnings + unit_warnings + _holes(raw)
         try:
             streams.append(SensorStream(placement=placement, t_s=raw.t_s, acc_mps2=acc_mps2, gyr_dps=gyr_dps))
         except RecordingError as exc:
             raise raw.fail(str(exc)) from None
         paths[placement] = raw
-        dt = np.diff(raw.t_s)
-        nominal = float(np.median(dt))
-        holes = dt > 1.5 * nominal
-        if holes.any():
-            j = int(np.argmax(holes))
-            found.append(
-                f"{raw.located(j + 1, raw.time_column)}: {int(np.count_nonzero(holes))} hole(s) in time (longest "
-                f"{float(dt[holes].max()):.3g} s, first before this row) become gaps"
-            )
     if not streams:
         raise InputFileError("no sensors to read")
     if len(streams) > 1:
@@ -430,7 +437,7 @@ def assemble(
         ends = [float(s.t_s[-1]) for s in streams]
         overlap_s, union_s = min(ends) - max(starts), max(ends) - min(starts)
         ranges = "; ".join(
-            f"{s.placement} ({paths[s.placement].path.name}) {t0:.3f}–{t1:.3f} s"
+            f"{s.placement} ({paths[s.placement].path}) {t0:.3f}–{t1:.3f} s"
             for s, t0, t1 in zip(streams, starts, ends, strict=True)
         )
         if overlap_s <= 0:
@@ -449,5 +456,9 @@ def assemble(
     try:
         recording = to_common_time_base(streams, sampling_rate_hz=grid_hz, source=source)
     except RecordingError as exc:
-        raise InputFileError(f"{exc} (files: {', '.join(sorted({str(r.path) for r in paths.values()}))})") from None
+        message = str(exc)
+        named = [placement for placement in paths if f"'{placement}'" in message]
+        if len(named) == 1:
+            raise paths[named[0]].fail(message) from None
+        raise InputFileError(f"{message} (files: {', '.join(sorted({str(r.path) for r in paths.values()}))})") from None
     return recording, found

@@ -21,6 +21,7 @@ from firmware_bridge.readers.csv_format import (
     write_recording_csv,
     write_sensor_csv,
 )
+from firmware_bridge.readers.dispatch import open_recording
 from gait.frames import GRAVITY_MPS2
 from gait.recording import Recording
 
@@ -296,8 +297,13 @@ def test_holes_in_time_are_reported_and_become_gaps(tmp_path: Path) -> None:
     path = write_sensor_csv(tmp_path / "hole.csv", t[keep], acc[keep], gyr[keep])
     _, warnings = read_sensor_csv(path, "pelvis")
     assert any("hole" in w and "line 102" in w for w in warnings)
-    recording, _ = read_recording({"pelvis": path})
+    recording, warnings = read_recording({"pelvis": path})
     assert np.flatnonzero(~recording.valid[0]).tolist() == list(range(100, 110))
+    # Reported once, by the CSV reader (naming its line), however the file is opened.
+    _, opened = open_recording(path, placements={"hole": "pelvis"})
+    for found in (warnings, opened):
+        assert [w for w in found if "hole(s) in time" in w] == [w for w in found if "line 102" in w]
+        assert len([w for w in found if "hole(s) in time" in w]) == 1
 
 
 def test_gyro_labelled_dps_but_in_rads_is_a_warning(tmp_path: Path) -> None:
@@ -572,6 +578,7 @@ def test_no_time_overlap_is_an_error(tmp_path: Path) -> None:
         read_recording({"pelvis": a, "left_thigh": b})
     msg = str(info.value)
     assert "do not overlap" in msg and str(a) in msg and str(b) in msg and "\n" not in msg
+    assert "pelvis" in msg and "left_thigh" in msg and "share one clock" in msg
 
 
 def test_partial_time_overlap_is_a_warning(tmp_path: Path) -> None:
