@@ -116,7 +116,7 @@ def _unit(path: Path, ds: Any, default: str, kind: str) -> tuple[str, str]:
     return unit, "the file's Units attributes"
 
 
-def read_apdm_sensors(path: PathLike) -> tuple[list[RawSensor], dict[str, str], list[str]]:
+def read_apdm_sensors(path: PathLike) -> tuple[list[RawSensor], dict[str, str]]:
     """Every sensor of an APDM HDF5 file, as stored.
 
     Returns
@@ -125,7 +125,6 @@ def read_apdm_sensors(path: PathLike) -> tuple[list[RawSensor], dict[str, str], 
         One per ``/Sensors/<id>`` group, labelled with its ``Label 0`` (the id when there is none).
     fusiongait_placements : dict of label to placement
         The exact placements a file written by :func:`write_apdm_h5` records (empty for a vendor file).
-    warnings : list of str
 
     Raises
     ------
@@ -136,7 +135,6 @@ def read_apdm_sensors(path: PathLike) -> tuple[list[RawSensor], dict[str, str], 
     file_path = Path(path)
     sensors: list[RawSensor] = []
     exact: dict[str, str] = {}
-    found: list[str] = []
     with _open(file_path) as h5:
         if "Sensors" not in h5:
             version = _text(h5.attrs.get("FileFormatVersion", "unknown"))
@@ -188,7 +186,7 @@ def read_apdm_sensors(path: PathLike) -> tuple[list[RawSensor], dict[str, str], 
             )
     if not sensors:
         raise InputFileError("the /Sensors group holds no sensor", path=file_path)
-    return sensors, exact, found
+    return sensors, exact
 
 
 def _read_exact(file_path: Path) -> Recording | None:
@@ -252,7 +250,8 @@ def read_apdm_h5(
     exact = _read_exact(file_path) if placements is None and sampling_rate_hz is None else None
     if exact is not None:
         return exact, []
-    sensors, recorded, found = read_apdm_sensors(file_path)
+    sensors, recorded = read_apdm_sensors(file_path)
+    found: list[str] = []
     chosen: list[tuple[str, RawSensor]] = []
     skipped: list[str] = []
     for raw in sensors:
