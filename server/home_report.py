@@ -1,8 +1,8 @@
 """The home-monitoring report: a ``fusiongait.home_trends/1`` document as one self-contained HTML page.
 
-Same look and plotting as the session report (:mod:`server.report_html`): inline CSS and SVG, nothing loaded from
-the network, printable. Per metric: the daily values, the 7-day rolling median, and the baseline band (baseline
-median ± the change threshold), with the day the change had persisted marked.
+Same look and plotting as the session report (:mod:`server.report_html`), both from :mod:`server.html_parts`:
+inline CSS and SVG, nothing loaded from the network, printable. Per metric: the daily values, the 7-day rolling
+median, and the baseline band (baseline median ± the change threshold), with the day the change had persisted marked.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from server.report_html import _CSS, _LEFT, _RIGHT, _badge, _e, _fmt, _is_num, _Plot
+from server.html_parts import CSS, LEFT_COLOR, RIGHT_COLOR, Plot, badge, esc, fmt, is_num
 
 __all__ = ["render_home_html"]
 
@@ -24,8 +24,8 @@ def _flags(doc: Mapping[str, Any]) -> str:
     rows = []
     for f in doc.get("flags", []):
         rows.append(
-            f"<tr><th scope='row'>{_e(f['id'])} {_e(f['name'])}</th><td>{_badge(f['confidence'], f['status'])}</td>"
-            f"<td>{_e(f.get('first_fired') or '—')}</td><td>{_e(f['text'])}</td></tr>"
+            f"<tr><th scope='row'>{esc(f['id'])} {esc(f['name'])}</th><td>{badge(f['confidence'], f['status'])}</td>"
+            f"<td>{esc(f.get('first_fired') or '—')}</td><td>{esc(f['text'])}</td></tr>"
         )
     return (
         "<section id='flags' aria-labelledby='flags-h'><h2 id='flags-h'>Flags: home arm (change from the baseline)"
@@ -45,30 +45,32 @@ def _plots(doc: Mapping[str, Any]) -> str:
     figures = []
     for i, m in enumerate(doc.get("metrics", [])):
         unit = m.get("unit", "")
-        plot = _Plot(f"{m['label']} ({unit})" if unit else m["label"], f"days since {first_iso}", unit or "value")
+        plot = Plot(f"{m['label']} ({unit})" if unit else m["label"], f"days since {first_iso}", unit or "value")
         daily = [d for d in m.get("daily", []) if d["valid"]]
         plot.line("daily value", [_day_x(d["date"], first) for d in daily], [d["value"] for d in daily],
-                  color=_RIGHT, dash="2 3")  # fmt: skip
+                  color=RIGHT_COLOR, dash="2 3")  # fmt: skip
         weekly = m.get("weekly", [])
         plot.line("7-day rolling median", [_day_x(w["date"], first) for w in weekly], [w["median"] for w in weekly],
-                  color=_LEFT)  # fmt: skip
+                  color=LEFT_COLOR)  # fmt: skip
         base, thr = m.get("baseline_median"), m.get("threshold")
-        if _is_num(base) and _is_num(thr):
-            plot.band(base - thr, base + thr, f"baseline ± threshold ({_fmt(thr, unit)})")
-        if _is_num(base):
+        if is_num(base) and is_num(thr):
+            plot.band(base - thr, base + thr, f"baseline ± threshold ({fmt(thr, unit)})")
+        if is_num(base):
             plot.hline(base, "baseline median")
         fired = m.get("first_persistent_date")
         note = f" Change persistent since {fired}." if fired else ""
         reason = f" Not judged: {m['reason']}." if m.get("reason") else ""
         rule = m.get("rule")
         rule_text = (
-            f" Threshold = max(personal MDC95 {_fmt(m.get('mdc95'), unit)}, published change "
-            f"{_fmt(rule['meaningful_change'], unit)}{' (interim)' if rule.get('interim') else ''})."
+            f" Threshold = max(personal MDC95 {fmt(m.get('mdc95'), unit)}, published change "
+            f"{fmt(rule['meaningful_change'], unit)}{' (interim)' if rule.get('interim') else ''})."
             if rule
             else " Followed without a change rule (no published meaningful change)."
         )
         desc = f"{m['label']}: daily values and the 7-day rolling median against the baseline.{note}{reason}"
-        figures.append(f"<figure>{plot.svg(desc, f'home-{i}')}<figcaption>{_e(desc + rule_text)}</figcaption></figure>")
+        figures.append(
+            f"<figure>{plot.svg(desc, f'home-{i}')}<figcaption>{esc(desc + rule_text)}</figcaption></figure>"
+        )
     return (
         "<section id='trends' aria-labelledby='trends-h'><h2 id='trends-h'>Trends against the baseline</h2>"
         f"<div class='plots'>{''.join(figures)}</div></section>"
@@ -88,9 +90,9 @@ def _days(doc: Mapping[str, Any]) -> str:
         status = "baseline" if d["baseline"] else ""
         valid = "yes" if d["sufficient"] else "no (not counted)"
         rows.append(
-            f"<tr><td>{_e(d['date'])}</td><td>{_e(valid)}</td><td>{_e(status)}</td>"
-            f"<td class='num'>{_fmt(at(steps, i), '', 0)}</td><td class='num'>{_fmt(at(walking, i), 'min', 1)}</td>"
-            f"<td class='num'>{_fmt(at(speed, i), 'm/s')}</td></tr>"
+            f"<tr><td>{esc(d['date'])}</td><td>{esc(valid)}</td><td>{esc(status)}</td>"
+            f"<td class='num'>{fmt(at(steps, i), '', 0)}</td><td class='num'>{fmt(at(walking, i), 'min', 1)}</td>"
+            f"<td class='num'>{fmt(at(speed, i), 'm/s')}</td></tr>"
         )
     return (
         "<section id='days' aria-labelledby='days-h'><h2 id='days-h'>Days</h2><table><caption>Wear and data "
@@ -108,11 +110,11 @@ def render_home_html(doc: Mapping[str, Any]) -> str:
     rule = doc.get("rule") or {}
     title = f"FusionGait home monitoring — {patient.get('code', '')}".rstrip(" —")
     header = (
-        f"<header><h1>{_e(title)}</h1><dl><dt>Period</dt><dd>{_e(doc.get('first_date') or '—')} to "
-        f"{_e(doc.get('last_date') or '—')}</dd><dt>Surgery</dt><dd>{_e(patient.get('surgery_date') or '—')}</dd>"
-        f"<dt>Baseline</dt><dd>{_e(base.get('from'))} to {_e(base.get('to'))}: {_e(base.get('source', ''))}; "
-        f"{_e(base.get('valid_days', 0))} valid days</dd><dt>Rule</dt><dd>{_e(rule.get('source', ''))}</dd>"
-        f"<dt>Generated</dt><dd>{_e(doc.get('generated_at', ''))}</dd></dl>"
+        f"<header><h1>{esc(title)}</h1><dl><dt>Period</dt><dd>{esc(doc.get('first_date') or '—')} to "
+        f"{esc(doc.get('last_date') or '—')}</dd><dt>Surgery</dt><dd>{esc(patient.get('surgery_date') or '—')}</dd>"
+        f"<dt>Baseline</dt><dd>{esc(base.get('from'))} to {esc(base.get('to'))}: {esc(base.get('source', ''))}; "
+        f"{esc(base.get('valid_days', 0))} valid days</dd><dt>Rule</dt><dd>{esc(rule.get('source', ''))}</dd>"
+        f"<dt>Generated</dt><dd>{esc(doc.get('generated_at', ''))}</dd></dl>"
         "<p class='note'>Home values are compared only with the patient's own baseline, never with lab norms "
         "(CLINICAL.md §5 rule 4).</p></header>"
     )
@@ -120,7 +122,7 @@ def render_home_html(doc: Mapping[str, Any]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>{body}"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>{body}"
         "<footer><p class='note'>Generated by FusionGait from the home trends; open offline, no network needed."
         "</p></footer></body></html>\n"
     )

@@ -8,213 +8,16 @@ differ by line style as well as colour, and the colours keep a contrast of at le
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from html import escape
-from typing import Any, Final, TypeGuard
+from collections.abc import Mapping
+from typing import Any, Final
 
 from gait.flags import lookup
+from server.html_parts import CSS, LEFT_COLOR, RIGHT_COLOR, Plot, badge, esc, fmt, is_num
 
 __all__ = ["render_html"]
 
-_LEFT: Final = "#1f4e96"  # dark blue, contrast 8.6:1 on white
-_RIGHT: Final = "#a8321a"  # dark red, 6.9:1
-_BAND: Final = "#d9d9d9"
-_TEXT: Final = "#1a1a1a"
-_LEVEL_STYLE: Final = {
-    "high": ("#7a1010", "#fde2e2"),
-    "moderate": ("#7a4100", "#fff0d6"),
-    "low": ("#1d4f7a", "#e3eefa"),
-    "none": ("#2d5a2d", "#e6f2e6"),
-    "insufficient data": ("#444444", "#eeeeee"),
-}
-
-_CSS: Final = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1a1a1a;background:#fff;
-margin:0 auto;max-width:1100px;padding:1rem 1.5rem;line-height:1.45}
-h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.25rem;border-bottom:2px solid #1f4e96;padding-bottom:.2rem;
-margin-top:2rem}h3{font-size:1.05rem}
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}caption{text-align:left;font-weight:600;
-padding:.3rem 0}th,td{border:1px solid #b0b0b0;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.note{color:#333;font-size:.92rem}.disclaimer{border-left:5px solid #7a4100;background:#fff7e8;padding:.6rem .9rem}
-.badge{display:inline-block;border-radius:.3rem;padding:.05rem .45rem;font-weight:600;border:1px solid}
-.plots{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;flex:1 1 320px}figcaption{font-size:.9rem}
-details summary{cursor:pointer}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}
-dt{font-weight:600}dd{margin:0}
-@media print{h2{break-after:avoid}figure,table{break-inside:avoid}}
-"""
-
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _e(x: object) -> str:
-    return escape(str(x), quote=True)
-
-
-def _is_num(x: Any) -> TypeGuard[float]:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _fmt(x: Any, unit: str = "", digits: int = 2) -> str:
-    if not _is_num(x):
-        return "—"
-    if unit in ("deg", "°"):
-        return f"{x:.1f}°"
-    if unit == "ratio":
-        return f"{x:.3f}"
-    return f"{x:.{digits}f} {unit}".rstrip()
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        lo, hi = (lo - 1.0, lo + 1.0) if math.isfinite(lo) else (0.0, 1.0)
-    raw = (hi - lo) / max(n - 1, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.floor(lo / step + 1e-9) * step
-    stop = math.ceil(hi / step - 1e-9) * step
-    count = round((stop - start) / step)
-    return [round(start + k * step, 10) for k in range(count + 1)]
-
-
-class _Plot:
-    """A small line chart as inline SVG: series with optional ±SD bands and shaded reference bands."""
-
-    def __init__(self, title: str, x_label: str, y_label: str, *, width: int = 440, height: int = 260) -> None:
-        self.title, self.x_label, self.y_label = title, x_label, y_label
-        self.width, self.height = width, height
-        self.series: list[tuple[str, list[float], list[float | None], list[float | None] | None, str, str]] = []
-        self.bands: list[tuple[float, float, str]] = []
-        self.hlines: list[tuple[float, str, str]] = []
-        self.x_ticks: list[tuple[float, str]] | None = None
-
-    def line(
-        self,
-        label: str,
-        x: Sequence[float],
-        y: Sequence[float | None],
-        sd: Sequence[float | None] | None = None,
-        *,
-        color: str = _LEFT,
-        dash: str = "",
-    ) -> None:
-        self.series.append((label, list(x), list(y), None if sd is None else list(sd), color, dash))
-
-    def band(self, low: float, high: float, label: str) -> None:
-        self.bands.append((low, high, label))
-
-    def hline(self, y: float, label: str, dash: str = "4 3") -> None:
-        self.hlines.append((y, label, dash))
-
-    def svg(self, desc: str, ident: str) -> str:
-        ml, mr, mt, mb = 56, 12, 28, 64
-        w, h = self.width, self.height
-        pw, ph = w - ml - mr, h - mt - mb
-        xs = [x for s in self.series for x in s[1]]
-        ys: list[float] = []
-        for _, _, y, sd, _, _ in self.series:
-            for i, v in enumerate(y):
-                d = sd[i] if sd is not None else None
-                if _is_num(v):
-                    ys += [v - d, v + d] if _is_num(d) else [v, v]
-        ys += [b for lo, hi, _ in self.bands for b in (lo, hi)] + [y for y, _, _ in self.hlines]
-        if not xs or not ys:
-            return f'<p class="note">{_e(self.title)}: no data.</p>'
-        x0, x1 = min(xs), max(xs)
-        if x1 == x0:
-            x0, x1 = x0 - 1, x1 + 1
-        y_ticks = _nice_ticks(min(ys), max(ys))
-        y0, y1 = y_ticks[0], y_ticks[-1]
-
-        def px(x: float) -> float:
-            return ml + (x - x0) / (x1 - x0) * pw
-
-        def py(y: float) -> float:
-            return mt + (1 - (y - y0) / (y1 - y0)) * ph
-
-        out = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{ident}-t {ident}-d" '
-            f'viewBox="0 0 {w} {h}" width="{w}" height="{h}" class="plot" data-plot="{_e(ident)}">',
-            f'<title id="{ident}-t">{_e(self.title)}</title><desc id="{ident}-d">{_e(desc)}</desc>',
-            f'<rect x="0" y="0" width="{w}" height="{h}" fill="#fff"/>',
-            f'<text x="{ml}" y="16" font-size="13" font-weight="600" fill="{_TEXT}">{_e(self.title)}</text>',
-        ]
-        for lo, hi, _label in self.bands:
-            top, bottom = py(max(lo, hi)), py(min(lo, hi))
-            out.append(
-                f'<rect x="{ml}" y="{top:.1f}" width="{pw}" height="{max(bottom - top, 0.5):.1f}" fill="{_BAND}" '
-                'fill-opacity="0.6"/>'
-            )
-        for t in y_ticks:
-            out.append(
-                f'<line x1="{ml}" x2="{ml + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#e4e4e4"/>'
-                f'<text x="{ml - 6}" y="{py(t) + 4:.1f}" font-size="11" text-anchor="end" fill="{_TEXT}">{t:g}</text>'
-            )
-        x_ticks = self.x_ticks or [(t, f"{t:g}") for t in _nice_ticks(x0, x1, 6) if x0 - 1e-9 <= t <= x1 + 1e-9]
-        for t, lab in x_ticks:
-            out.append(
-                f'<text x="{px(t):.1f}" y="{mt + ph + 16}" font-size="11" text-anchor="middle" '
-                f'fill="{_TEXT}">{_e(lab)}</text>'
-            )
-        out.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#666"/>')
-        for level, _label, dash in self.hlines:
-            out.append(
-                f'<line x1="{ml}" x2="{ml + pw}" y1="{py(level):.1f}" y2="{py(level):.1f}" stroke="#333" '
-                f'stroke-dasharray="{dash}"/>'
-            )
-        for label, x, y, sd, color, dash in self.series:
-            pts = [(px(a), py(b)) for a, b in zip(x, y, strict=True) if _is_num(b)]
-            if sd is not None:
-                spread = [(a, b, d) for a, b, d in zip(x, y, sd, strict=True) if _is_num(b) and _is_num(d)]
-                upper = [(px(a), py(b + d)) for a, b, d in spread]
-                lower = [(px(a), py(b - d)) for a, b, d in spread]
-                if upper:
-                    poly = " ".join(f"{a:.1f},{b:.1f}" for a, b in upper + lower[::-1])
-                    out.append(f'<polygon points="{poly}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
-            if len(pts) >= 2:
-                path = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
-                dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-                out.append(
-                    f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash_attr}>'
-                    f"<title>{_e(label)}</title></polyline>"
-                )
-            for a, b in pts if len(pts) < 30 else []:
-                out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{color}"/>')
-        out.append(
-            f'<text x="{ml + pw / 2}" y="{h - 34}" font-size="11" text-anchor="middle" fill="{_TEXT}">'
-            f"{_e(self.x_label)}</text>"
-            f'<text transform="translate(14 {mt + ph / 2}) rotate(-90)" font-size="11" text-anchor="middle" '
-            f'fill="{_TEXT}">{_e(self.y_label)}</text>'
-        )
-        # Legend (text and line style, not colour alone).
-        lx, ly = ml, h - 14
-        items = [(s[0], s[4], s[5], "line") for s in self.series]
-        items += [(b[2], _BAND, "", "band") for b in self.bands] + [
-            (hl[1], "#333", hl[2], "line") for hl in self.hlines
-        ]
-        for label, color, dash, kind in items:
-            if kind == "band":
-                out.append(f'<rect x="{lx}" y="{ly - 8}" width="18" height="9" fill="{color}"/>')
-            else:
-                dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-                out.append(
-                    f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" stroke="{color}" '
-                    f'stroke-width="2"{dash_attr}/>'
-                )
-            out.append(f'<text x="{lx + 22}" y="{ly}" font-size="11" fill="{_TEXT}">{_e(label)}</text>')
-            lx += 30 + 6 * len(label)
-            if lx > w - 120:
-                lx, ly = ml, ly + 12
-        out.append("</svg>")
-        return "".join(out)
-
-
-def _badge(level: str, status: str) -> str:
-    fg, bg = _LEVEL_STYLE.get(level, _LEVEL_STYLE["none"])
-    text = {"flagged": f"flagged · {level}", "pending": "pending (not yet persistent)"}.get(status, status)
-    return f'<span class="badge" style="color:{fg};background:{bg};border-color:{fg}">{_e(text)}</span>'
-
-
 def _band_text(ref: Any) -> str:
     if not isinstance(ref, Mapping):
         return "—"
@@ -223,7 +26,7 @@ def _band_text(ref: Any) -> str:
 
 
 def _position(value: Any, ref: Any) -> str:
-    if not _is_num(value) or not isinstance(ref, Mapping):
+    if not is_num(value) or not isinstance(ref, Mapping):
         return ""
     if value < ref["low"]:
         return "below"
@@ -240,29 +43,29 @@ def _header(report: Mapping[str, Any]) -> str:
     rows = [
         ("Patient", session.get("patient") or "not given"),
         ("Session", " ".join(str(x) for x in (session.get("date"), session.get("label")) if x) or "not given"),
-        ("Recording", f"{_fmt(rec.get('duration_s'), 's', 1)} at {_fmt(rec.get('sampling_rate_hz'), 'Hz', 0)}"),
+        ("Recording", f"{fmt(rec.get('duration_s'), 's', 1)} at {fmt(rec.get('sampling_rate_hz'), 'Hz', 0)}"),
         ("Sensors", ", ".join(rec.get("placements") or [])),
-        ("Sensor height", f"{_fmt(q.get('sensor_height_m'), 'm')} ({q.get('sensor_height_source', '—')})"),
+        ("Sensor height", f"{fmt(q.get('sensor_height_m'), 'm')} ({q.get('sensor_height_source', '—')})"),
         ("Rules / norms version", report.get("norms_version", "—")),
         ("Report schema", report.get("schema", "—")),
     ]
-    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
+    items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
     caveats = report.get("caveats") or []
     first = caveats[0] if caveats else "Decision support, not a diagnosis."
     return (
         f"<header><h1>FusionGait gait report</h1><dl>{items}</dl>"
-        f'<p class="disclaimer" role="note"><strong>Decision support.</strong> {_e(first)}</p></header>'
+        f'<p class="disclaimer" role="note"><strong>Decision support.</strong> {esc(first)}</p></header>'
     )
 
 
 def _sparkline(trend: Mapping[str, Any], ident: str) -> str:
     """A tiny trend of one metric over the sessions with the plateau median dashed (CLINICAL.md §4 presentation)."""
     values = [s.get("value") for s in trend.get("sessions", [])]
-    points = [(i, v) for i, v in enumerate(values) if _is_num(v)]
+    points = [(i, v) for i, v in enumerate(values) if is_num(v)]
     if len(points) < 2:
         return ""
     ref: Any = trend.get("baseline")
-    ys = [v for _, v in points] + ([ref] if _is_num(ref) else [])
+    ys = [v for _, v in points] + ([ref] if is_num(ref) else [])
     lo, hi = min(ys), max(ys)
     span = (hi - lo) or 1.0
     w, h, pad = 96, 26, 3
@@ -273,19 +76,19 @@ def _sparkline(trend: Mapping[str, Any], ident: str) -> str:
     def py(v: float) -> float:
         return pad + (1 - (v - lo) / span) * (h - 2 * pad)
 
-    label = f"trend of {trend.get('label')}: " + ", ".join(_fmt(v, trend.get("unit", "")) for _, v in points)
+    label = f"trend of {trend.get('label')}: " + ", ".join(fmt(v, trend.get("unit", "")) for _, v in points)
     base = ""
-    if _is_num(ref):
+    if is_num(ref):
         y_ref = f"{py(ref):.1f}"
         base = f'<line x1="{pad}" x2="{w - pad}" y1="{y_ref}" y2="{y_ref}" stroke="#333" stroke-dasharray="3 2"/>'
 
     last_i, last_v = points[-1]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{ident}" viewBox="0 0 {w} {h}" '
-        f'width="{w}" height="{h}" class="spark"><title id="{ident}">{_e(label)}</title>{base}'
+        f'width="{w}" height="{h}" class="spark"><title id="{ident}">{esc(label)}</title>{base}'
         f'<polyline points="{" ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in points)}" fill="none" '
-        f'stroke="{_LEFT}" stroke-width="1.5"/><circle cx="{px(last_i):.1f}" cy="{py(last_v):.1f}" r="2.5" '
-        f'fill="{_LEFT}"/></svg>'
+        f'stroke="{LEFT_COLOR}" stroke-width="1.5"/><circle cx="{px(last_i):.1f}" cy="{py(last_v):.1f}" r="2.5" '
+        f'fill="{LEFT_COLOR}"/></svg>'
     )
 
 
@@ -297,19 +100,19 @@ def _flags(report: Mapping[str, Any]) -> str:
     rows = []
     for f in flags:
         ev_rows = "".join(
-            f"<tr><td>{_e(e['label'])}</td><td>{_e(e['arm'])}</td><td class='num'>{_e(_fmt(e['value'], e['unit']))}"
-            f"</td><td>{_e(e['criterion'])}</td><td>{_e(e['reference'])}</td>"
+            f"<tr><td>{esc(e['label'])}</td><td>{esc(e['arm'])}</td><td class='num'>{esc(fmt(e['value'], e['unit']))}"
+            f"</td><td>{esc(e['criterion'])}</td><td>{esc(e['reference'])}</td>"
             f"<td>{'met' if e['met'] else ('pending' if e['pending'] else 'not met')}"
-            f"{(' (' + _e(e['note']) + ')') if e.get('note') else ''}</td></tr>"
+            f"{(' (' + esc(e['note']) + ')') if e.get('note') else ''}</td></tr>"
             for e in f.get("evidence", [])
         )
-        reasons = "".join(f"<li>{_e(r)}</li>" for r in f.get("confidence", {}).get("reasons", []))
+        reasons = "".join(f"<li>{esc(r)}</li>" for r in f.get("confidence", {}).get("reasons", []))
         details = (
             "<details><summary>Evidence and confidence</summary>"
             + (f"<ul>{reasons}</ul>" if reasons else "")
             + (
                 "<table><caption>Criteria checked for "
-                + _e(f["id"])
+                + esc(f["id"])
                 + "</caption><thead><tr><th scope='col'>Input</th><th scope='col'>Arm</th><th scope='col'>Value</th>"
                 "<th scope='col'>Criterion</th><th scope='col'>Reference</th><th scope='col'>Result</th></tr></thead>"
                 f"<tbody>{ev_rows}</tbody></table>"
@@ -319,21 +122,17 @@ def _flags(report: Mapping[str, Any]) -> str:
             + "</details>"
         )
         rows.append(
-            f"<tr class='flag' data-flag='{_e(f['id'])}' data-status='{_e(f['status'])}'>"
-            f"<th scope='row'>{_e(f['id'])}</th><td>{_e(f['name'])} <span class='note'>({_e(f['kind'])})</span></td>"
-            f"<td>{_e(f['side'] or '—')}</td><td>{_badge(f['level'], f['status'])}</td>"
-            f"<td class='num'>{_e(_fmt(f['value'], f['unit']))}"
-            + (
-                f"<br><span class='note'>± {_e(_fmt(f.get('ci95'), f['unit']))}</span>"
-                if _is_num(f.get("ci95"))
-                else ""
-            )
+            f"<tr class='flag' data-flag='{esc(f['id'])}' data-status='{esc(f['status'])}'>"
+            f"<th scope='row'>{esc(f['id'])}</th><td>{esc(f['name'])} <span class='note'>({esc(f['kind'])})</span></td>"
+            f"<td>{esc(f['side'] or '—')}</td><td>{badge(f['level'], f['status'])}</td>"
+            f"<td class='num'>{esc(fmt(f['value'], f['unit']))}"
+            + (f"<br><span class='note'>± {esc(fmt(f.get('ci95'), f['unit']))}</span>" if is_num(f.get("ci95")) else "")
             + (
                 f"<br>{_sparkline(trends[f['metric']], 'spark-' + f['id'])}"
                 if f.get("metric") in trends and f["status"] != "insufficient data"
                 else ""
             )
-            + f"</td><td>{_e(f['message'])}{details}</td></tr>"
+            + f"</td><td>{esc(f['message'])}{details}</td></tr>"
         )
     n_on = sum(f["status"] == "flagged" for f in flags)
     return (
@@ -370,13 +169,13 @@ def _spatiotemporal(report: Mapping[str, Any]) -> str:
         sd = d.get("sd")
         ref = d.get("reference")
         rows.append(
-            f"<tr><th scope='row'>{_e(label)}</th><td class='num'>{_e(_fmt(value, unit))}</td>"
-            f"<td class='num'>{_e(_fmt(sd, unit))}</td><td class='num'>{_e(d.get('n', '—'))}</td>"
-            f"<td>{_e(_band_text(ref))} {_e(unit)}</td><td>{_e(_position(value, ref))}</td></tr>"
+            f"<tr><th scope='row'>{esc(label)}</th><td class='num'>{esc(fmt(value, unit))}</td>"
+            f"<td class='num'>{esc(fmt(sd, unit))}</td><td class='num'>{esc(d.get('n', '—'))}</td>"
+            f"<td>{esc(_band_text(ref))} {esc(unit)}</td><td>{esc(_position(value, ref))}</td></tr>"
         )
     return (
         "<section><h2 id='spatiotemporal'>Spatiotemporal parameters</h2>"
-        f"<p>{_e(st.get('n_steps', 0))} steps and {_e(st.get('n_strides', 0))} strides used"
+        f"<p>{esc(st.get('n_steps', 0))} steps and {esc(st.get('n_strides', 0))} strides used"
         f"{' (turns excluded)' if st.get('turns_excluded') else ''}.</p>"
         "<table><caption>Spatiotemporal parameters with healthy reference bands (CLINICAL.md §2)</caption><thead><tr>"
         "<th scope='col'>Parameter</th><th scope='col'>Mean</th><th scope='col'>SD</th><th scope='col'>n</th>"
@@ -421,8 +220,8 @@ def _symmetry(report: Mapping[str, Any]) -> str:
         ),
     ]
     rows = "".join(
-        f"<tr><th scope='row'>{_e(label)}</th><td class='num'>{_e(_fmt(left, unit))}</td>"
-        f"<td class='num'>{_e(_fmt(right, unit))}</td></tr>"
+        f"<tr><th scope='row'>{esc(label)}</th><td class='num'>{esc(fmt(left, unit))}</td>"
+        f"<td class='num'>{esc(fmt(right, unit))}</td></tr>"
         for label, unit, left, right in pairs
     )
     ratios = [
@@ -432,9 +231,9 @@ def _symmetry(report: Mapping[str, Any]) -> str:
         ("step_length_symmetry_ratio", "Step-length symmetry ratio"),
     ]
     ratio_rows = "".join(
-        f"<tr><th scope='row'>{_e(label)}</th><td class='num'>{_e(_fmt(st.get(key), 'ratio'))}</td>"
-        f"<td>≤ {_e(lookup(detail, key, 'reference', 'high') or '—')}</td>"
-        f"<td>{_e(_position(st.get(key), lookup(detail, key, 'reference')))}</td></tr>"
+        f"<tr><th scope='row'>{esc(label)}</th><td class='num'>{esc(fmt(st.get(key), 'ratio'))}</td>"
+        f"<td>≤ {esc(lookup(detail, key, 'reference', 'high') or '—')}</td>"
+        f"<td>{esc(_position(st.get(key), lookup(detail, key, 'reference')))}</td></tr>"
         for key, label in ratios
     )
     return (
@@ -457,24 +256,24 @@ def _curve_plot(
     ident: str,
     band: tuple[float, float, str] | None = None,
 ) -> str:
-    plot = _Plot(title, "% of gait cycle (from the side's initial contact)", y_label)
+    plot = Plot(title, "% of gait cycle (from the side's initial contact)", y_label)
     parts = []
-    for side, color, dash in (("left", _LEFT, ""), ("right", _RIGHT, "6 4")):
+    for side, color, dash in (("left", LEFT_COLOR, ""), ("right", RIGHT_COLOR, "6 4")):
         c = curves.get(side) or {}
         entry = c.get(name) or {}
         mean, sd = entry.get("mean_deg"), entry.get("sd_deg")
         x = c.get("percent_cycle")
-        if not mean or not x or not any(_is_num(v) for v in mean):
+        if not mean or not x or not any(is_num(v) for v in mean):
             continue
         plot.line(f"{side} (n={c.get('n_strides', 0)})", x, mean, sd, color=color, dash=dash)
-        finite = [v for v in mean if _is_num(v)]
+        finite = [v for v in mean if is_num(v)]
         parts.append(f"{side}: {len(finite)} points, range {min(finite):.1f}° to {max(finite):.1f}°")
     if band is not None:
         plot.band(*band)
     if not plot.series:
-        return f"<figure><p class='note'>{_e(title)}: not available.</p></figure>"
+        return f"<figure><p class='note'>{esc(title)}: not available.</p></figure>"
     desc = f"{title}, mean ± SD over strides per side. " + "; ".join(parts)
-    return f"<figure>{plot.svg(desc, ident)}<figcaption>{_e(desc)}</figcaption></figure>"
+    return f"<figure>{plot.svg(desc, ident)}<figcaption>{esc(desc)}</figcaption></figure>"
 
 
 def _kinematics(report: Mapping[str, Any]) -> str:
@@ -531,7 +330,7 @@ def _kinematics(report: Mapping[str, Any]) -> str:
     def val(entry: Any) -> str:
         if not isinstance(entry, Mapping):
             return "—"
-        return f"{_fmt(entry.get('value'), 'deg')} ± {_fmt(entry.get('sd'), 'deg')}".replace("± —", "")
+        return f"{fmt(entry.get('value'), 'deg')} ± {fmt(entry.get('sd'), 'deg')}".replace("± —", "")
 
     rows = []
     for key, label in (
@@ -542,8 +341,8 @@ def _kinematics(report: Mapping[str, Any]) -> str:
     ):
         entry = pelvis.get(key)
         rows.append(
-            f"<tr><th scope='row'>{_e(label)}</th><td class='num'>{_e(val(entry))}</td>"
-            f"<td>{_e(_band_text(lookup(entry, 'reference')))}</td></tr>"
+            f"<tr><th scope='row'>{esc(label)}</th><td class='num'>{esc(val(entry))}</td>"
+            f"<td>{esc(_band_text(lookup(entry, 'reference')))}</td></tr>"
         )
     for side in ("left", "right"):
         h = hip.get(side) or {}
@@ -554,8 +353,8 @@ def _kinematics(report: Mapping[str, Any]) -> str:
         ):
             entry = h.get(key)
             rows.append(
-                f"<tr><th scope='row'>{_e(side.capitalize() + ' ' + label)}</th><td class='num'>{_e(val(entry))}</td>"
-                f"<td>{_e(_band_text(lookup(entry, 'reference')))}</td></tr>"
+                f"<tr><th scope='row'>{esc(side.capitalize() + ' ' + label)}</th><td class='num'>{esc(val(entry))}</td>"
+                f"<td>{esc(_band_text(lookup(entry, 'reference')))}</td></tr>"
             )
     return (
         "<section><h2 id='kinematics'>Pelvis and hip kinematics</h2>"
@@ -576,25 +375,25 @@ def _trend(report: Mapping[str, Any]) -> str:
     figures = []
     for i, t in enumerate(base.get("trend") or []):
         sessions = t["sessions"]
-        plot = _Plot(t["label"], "session", f"{t['label']} ({t['unit']})", width=330, height=220)
+        plot = Plot(t["label"], "session", f"{t['label']} ({t['unit']})", width=330, height=220)
         x = list(range(1, len(sessions) + 1))
-        plot.line("sessions", x, [s["value"] for s in sessions], color=_LEFT)
+        plot.line("sessions", x, [s["value"] for s in sessions], color=LEFT_COLOR)
         plot.x_ticks = [(k, str(k)) for k in x]
         ref, mdc = t.get("baseline"), t.get("mdc")
-        if _is_num(ref):
+        if is_num(ref):
             plot.hline(ref, "plateau median")
-            if _is_num(mdc):
+            if is_num(mdc):
                 plot.band(ref - mdc, ref + mdc, "± MDC")
-        values = ", ".join(f"{s['label']}: {_fmt(s['value'], t['unit'])}" for s in sessions)
+        values = ", ".join(f"{s['label']}: {fmt(s['value'], t['unit'])}" for s in sessions)
         desc = (
             f"{t['label']} over {len(sessions)} sessions (last = this session): {values}. Plateau median "
-            f"{_fmt(ref, t['unit'])}, change {_fmt(t.get('delta'), t['unit'])}, MDC {_fmt(mdc, t['unit'])}."
+            f"{fmt(ref, t['unit'])}, change {fmt(t.get('delta'), t['unit'])}, MDC {fmt(mdc, t['unit'])}."
         )
-        figures.append(f"<figure>{plot.svg(desc, f'trend-{i}')}<figcaption>{_e(desc)}</figcaption></figure>")
+        figures.append(f"<figure>{plot.svg(desc, f'trend-{i}')}<figcaption>{esc(desc)}</figcaption></figure>")
     sessions = ", ".join(base.get("sessions") or [])
     return (
         "<section><h2 id='trend'>Trend against the personal baseline</h2>"
-        f"<p>Earlier sessions: {_e(sessions)}; the first {_e(base.get('plateau_sessions'))} form the plateau. "
+        f"<p>Earlier sessions: {esc(sessions)}; the first {esc(base.get('plateau_sessions'))} form the plateau. "
         "A change counts when it exceeds the minimal detectable change (MDC, CLINICAL.md §5) and persists over two "
         f"consecutive sessions.</p><div class='plots'>{''.join(figures)}</div></section>"
     )
@@ -605,15 +404,15 @@ def _quality(report: Mapping[str, Any]) -> str:
     kin = report.get("kinematics") or {}
     al = q.get("alignment") or {}
     rows = [
-        ("Alignment confidence", f"{_fmt(al.get('confidence'), '', 2)} (vertical from {al.get('vertical_source')})"),
+        ("Alignment confidence", f"{fmt(al.get('confidence'), '', 2)} (vertical from {al.get('vertical_source')})"),
         ("Strides used / detected", f"{q.get('strides_used', '—')} / {q.get('strides_detected', '—')}"),
         ("Steps detected", q.get("steps_detected", "—")),
-        ("Quiet standing", _fmt(q.get("standing_s"), "s", 1)),
-        ("Longest gap", _fmt(lookup(q, "gaps", "longest_gap_s"), "s", 2)),
+        ("Quiet standing", fmt(q.get("standing_s"), "s", 1)),
+        ("Longest gap", fmt(lookup(q, "gaps", "longest_gap_s"), "s", 2)),
         (
             "Lost samples",
             ", ".join(
-                f"{k} {_fmt(100 * v, '%', 1) if _is_num(v) else '—'}"
+                f"{k} {fmt(100 * v, '%', 1) if is_num(v) else '—'}"
                 for k, v in (lookup(q, "gaps", "lost_fraction") or {}).items()
             ),
         ),
@@ -634,11 +433,11 @@ def _quality(report: Mapping[str, Any]) -> str:
         rows.append(
             (
                 f"Calibration {name}",
-                f"{c.get('method')}, quality {_fmt(c.get('quality'), '', 2)}" + (f" — {notes}" if notes else ""),
+                f"{c.get('method')}, quality {fmt(c.get('quality'), '', 2)}" + (f" — {notes}" if notes else ""),
             )
         )
-    body = "".join(f"<tr><th scope='row'>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    warnings = "".join(f"<li>{_e(w)}</li>" for w in report.get("warnings") or [])
+    body = "".join(f"<tr><th scope='row'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    warnings = "".join(f"<li>{esc(w)}</li>" for w in report.get("warnings") or [])
     return (
         "<section><h2 id='quality'>Data quality</h2><table><caption>Calibration, gaps and strides used</caption>"
         f"<tbody>{body}</tbody></table>"
@@ -648,7 +447,7 @@ def _quality(report: Mapping[str, Any]) -> str:
 
 
 def _caveats(report: Mapping[str, Any]) -> str:
-    items = "".join(f"<li>{_e(c)}</li>" for c in report.get("caveats") or [])
+    items = "".join(f"<li>{esc(c)}</li>" for c in report.get("caveats") or [])
     return f"<section><h2 id='caveats'>Caveats</h2><ul>{items}</ul></section>"
 
 
@@ -691,7 +490,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>{body}"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>{body}"
         "<footer><p class='note'>Generated by FusionGait from the JSON report; open offline, no network needed."
         "</p></footer></body></html>\n"
     )
