@@ -45,6 +45,7 @@ __all__ = [
     "RedisFanout",
     "Subscription",
     "open_fanout",
+    "redact_url",
 ]
 
 log = logging.getLogger("fusiongait.fanout")
@@ -197,7 +198,7 @@ class RedisFanout(_Channels):
             await self._client.ping()
         except Exception as exc:
             await self._client.aclose()
-            raise FanoutError(f"FUSIONGAIT_FANOUT_URL: Redis at {_redact(self.url)} does not answer: {exc}") from exc
+            raise FanoutError(f"FUSIONGAIT_FANOUT_URL: Redis at {redact_url(self.url)} does not answer: {exc}") from exc
         self._reader = asyncio.create_task(self._read(), name="fanout redis reader")
         return self
 
@@ -286,7 +287,7 @@ class PostgresFanout(_Channels):
             self._sender = await self._connect()
         except Exception as exc:
             await self.close()
-            raise FanoutError(f"FUSIONGAIT_FANOUT_URL: PostgreSQL at {_redact(self.url)}: {exc}") from exc
+            raise FanoutError(f"FUSIONGAIT_FANOUT_URL: PostgreSQL at {redact_url(self.url)}: {exc}") from exc
         self._reader = asyncio.create_task(self._read(), name="fanout postgres listener")
         return self
 
@@ -427,9 +428,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _redact(url: str) -> str:
-    """``url`` without its password."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and logs: ``redis://u:***@host/0``, and
+    ``redis://:***@host/0`` for a password without a user name (Redis's usual form)."""
+    return re.sub(r"://([^:/?#@]*):[^/?#]*@", r"://\1:***@", url)
 
 
 async def open_fanout(url: str | None) -> Fanout:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from server.errors import Conflict, ServiceUnavailable
-from server.fanout import Fanout, FanoutError, Subscription
+from server.fanout import Fanout, FanoutError, Subscription, redact_url
 from server.live import LiveFeed, LiveSession
 
 if TYPE_CHECKING:
@@ -262,7 +262,7 @@ class LiveLink:
             try:
                 await self.fanout.publish(channel, data)
                 if failing:
-                    log.warning("live fan-out: %s answers again", self.fanout.url.split("@")[-1])
+                    log.warning("live fan-out: %s answers again", redact_url(self.fanout.url))
                 failing = False
             except FanoutError as exc:
                 if not failing:

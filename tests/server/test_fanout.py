@@ -13,7 +13,15 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from server.fanout import PG_PAYLOAD_MAX_BYTES, Fanout, FanoutError, InProcessFanout, PostgresFanout, open_fanout
+from server.fanout import (
+    PG_PAYLOAD_MAX_BYTES,
+    Fanout,
+    FanoutError,
+    InProcessFanout,
+    PostgresFanout,
+    open_fanout,
+    redact_url,
+)
 from tests.server.processes import free_port
 
 REDIS_URL = os.environ.get("FUSIONGAIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -134,6 +142,21 @@ def test_postgres_channel_names_fit_and_differ() -> None:
     pg = [PostgresFanout.pg_channel(n) for n in names]
     assert len(set(pg)) == len(pg)
     assert all(len(p.encode()) <= 63 and p.replace("_", "").isalnum() for p in pg)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://u:secret@h:6379/0", "redis://u:***@h:6379/0"),
+        ("redis://:secret@h/0", "redis://:***@h/0"),  # Redis's password-only form
+        ("postgresql+psycopg://u:se@cret@h/db", "postgresql+psycopg://u:***@h/db"),
+        ("unix://:secret@/run/redis.sock?db=0", "unix://:***@/run/redis.sock?db=0"),
+        ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db"),
+        ("redis://h:6379/0?name=a@b", "redis://h:6379/0?name=a@b"),
+    ],
+)
+def test_redact_url_hides_the_password_and_nothing_else(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
 
 
 def test_unknown_scheme_and_unreachable_servers_are_refused_with_the_setting_named() -> None:
