@@ -67,6 +67,7 @@ __all__ = [
     "LiveSession",
     "OutOfStep",
     "PassOutput",
+    "analyse_everything",
     "forget_samples",
     "full_pass",
     "json_number",
@@ -150,11 +151,30 @@ def full_pass(
     samples.append(new)
     recording = samples.recording()
     assert recording is not None
+    return analyse_everything(recording, pipeline, session, samples.n_samples, cpu0=cpu0)
+
+
+def analyse_everything(
+    recording: Recording,
+    pipeline: GaitPipeline,
+    session: Mapping[str, Any],
+    n_samples: int,
+    *,
+    cpu0: float,
+    clock: Callable[[], float] = time.process_time,
+) -> PassOutput:
+    """The tail of a pass over everything, in the worker process (:func:`full_pass`) or in this one: run the
+    pipeline over ``recording`` (the session's ``n_samples`` so far) and answer with its :class:`PassOutput`, or one
+    with the ``reason`` when the pipeline refuses the data.
+
+    ``cpu_s`` is ``clock() - cpu0``: ``cpu0`` must come from ``clock``, the process's CPU time in the worker (the
+    default), the pass thread's (``time.thread_time``) in a process that does other work meanwhile.
+    """
     try:
         result = pipeline.run(recording)
     except AnalysisError as exc:
-        return PassOutput(samples.n_samples, reason=str(exc), cpu_s=time.process_time() - cpu0)
-    return pass_output(result, session, samples.n_samples, cpu0=cpu0)
+        return PassOutput(n_samples, reason=str(exc), cpu_s=clock() - cpu0)
+    return pass_output(result, session, n_samples, cpu0=cpu0, clock=clock)
 
 
 def forget_samples(key: str) -> None:
@@ -162,16 +182,22 @@ def forget_samples(key: str) -> None:
     _WORKER_SAMPLES.pop(key, None)
 
 
-def pass_output(result: GaitResult, session: Mapping[str, Any], n_samples: int, *, cpu0: float) -> PassOutput:
-    """The :class:`PassOutput` of a pass over everything (every stride's values, the report's sections)."""
+def pass_output(
+    result: GaitResult,
+    session: Mapping[str, Any],
+    n_samples: int,
+    *,
+    cpu0: float,
+    clock: Callable[[], float] = time.process_time,
+) -> PassOutput:
+    """The :class:`PassOutput` of a pass over everything (every stride's values, the report's sections); its
+    ``cpu_s`` is ``clock() - cpu0`` (``cpu0`` read from ``clock``)."""
     from gait.report import build_report  # noqa: PLC0415 - with the analysis
 
     records = tuple(_clean(r) for r in stride_records(result, np.arange(result.strides.start_idx.size)))
     report = build_report(result, session=dict(session))
     report_json = json.dumps({k: report.get(k) for k in _SUMMARY_SECTIONS}, separators=(",", ":"), allow_nan=False)
-    return PassOutput(
-        n_samples, result.sampling_rate_hz, result.strides, records, report_json, cpu_s=time.process_time() - cpu0
-    )
+    return PassOutput(n_samples, result.sampling_rate_hz, result.strides, records, report_json, cpu_s=clock() - cpu0)
 
 
 def next_try_idx(
@@ -658,7 +684,7 @@ class LiveSession:
                 reason = str(exc)
         full = window_s is None
         output = (
-            pass_output(result, self.options.session, planned.n_samples, cpu0=cpu0)
+            pass_output(result, self.options.session, planned.n_samples, cpu0=cpu0, clock=time.thread_time)
             if result is not None and full and summary
             else None
         )
@@ -702,10 +728,10 @@ class LiveSession:
             return [], 0.0
         planned = LivePass(None, 0, n, n, with_trace=False)
         if self.full_pool is None:
-            try:
-                output = pass_output(self.analysis.pipeline.run(new), self.options.session, n, cpu0=cpu0)
-            except AnalysisError as exc:
-                output = PassOutput(n, reason=str(exc))
+            output = analyse_everything(
+                new, self.analysis.pipeline, self.options.session, n, cpu0=cpu0, clock=time.thread_time
+            )
+            elsewhere_s = 0.0  # it ran in this thread: counted below
         else:
             self._sent_idx = 0  # unless the worker answers, it is out of step: send everything the next time
             future = self.full_pool.submit(
@@ -717,18 +743,19 @@ class LiveSession:
                 self.full_pool = None  # the worker died: passes over everything go on in this process
                 raise
             self._sent_idx = n
+            elsewhere_s = output.cpu_s
         with self._lock:
             previous = self._looked_before(n)
             self._looked.append((n, arrival))
             if output.strides is None:
-                return [], output.cpu_s + time.thread_time() - cpu0
+                return [], elsewhere_s + time.thread_time() - cpu0
             new_rows, ids = self.analysis.absorb_strides(planned, output.strides, output.sampling_rate_hz)
             n_reported = self.analysis.n_reported
         messages = self._messages(
             output.strides, ids, new_rows, records=output.records, revise=True, packets=(arrival, previous)
         )
         messages.append(self._summary_message(output, n_reported, arrival))
-        return messages, output.cpu_s + time.thread_time() - cpu0
+        return messages, elsewhere_s + time.thread_time() - cpu0
 
     def _final_pass(self) -> LiveUpdate:
         recording = assemble_capture(parse_capture(self.capture_path.read_bytes())).recording
