@@ -139,7 +139,7 @@ GROUPS = {
 
 def neura() -> dict[str, Any] | None:
     """Per-stride ROMs and curve correlations against Vicon on the NeuRA sample (None when it is absent)."""
-    from tests.neura import NEURA, load_recording, reference_angles
+    from tests.neura import IMU_FILES, NEURA, load_recording, reference_angles, rigid_fit, rigid_hip_flexion_deg
 
     if not NEURA.is_dir():
         return None
@@ -152,8 +152,11 @@ def neura() -> dict[str, Any] | None:
     st = kin.strides
     out: dict[str, Any] = {"warnings": list(result.warnings), "strides_detected": int(st.start_idx.size)}
     used = st.pelvis_used
-    ref_series = np.concatenate([ref.pelvis_angles_deg, ref.hip_flexion_deg.T], axis=-1)
+    ref_series = np.concatenate([ref.pelvis_angles_deg, ref.hip_flexion_deg.T, rigid_hip_flexion_deg().T], axis=-1)
     rc = time_normalize(ref_series, st.start_idx, st.stop_idx, n_points=101, endpoint=True)
+    out["rigid_fit_residual_deg"] = {
+        name: [round(float(x), 1) for x in np.percentile(rigid_fit(name).residual_deg, [50, 90])] for name in IMU_FILES
+    }
     ryaw = rc[..., 2] - np.linspace(rc[:, :1, 2], rc[:, -1:, 2], 101, axis=1)[..., 0]
     for k, (name, est) in enumerate(
         (("tilt", st.tilt_rom_deg), ("obliquity", st.obliquity_rom_deg), ("rotation", st.rotation_rom_deg))
@@ -181,6 +184,11 @@ def neura() -> dict[str, Any] | None:
             "sagittal_rom_imu_deg": [round(float(x), 2) for x in st.hip_sagittal_rom_deg[sel]],
             "sagittal_rom_vicon_deg": [round(float(x), 2) for x in ref_rom],
             "median_rom_error_deg": round(float(np.median(st.hip_sagittal_rom_deg[sel] - ref_rom)), 2),
+            # The ceiling of any method that takes the IMU's orientation for the thigh's (tests/neura.py rigid_fit).
+            "sagittal_rom_rigid_ceiling_deg": [round(float(x), 2) for x in np.ptp(rc[sel][..., 5 + row], axis=1)],
+            "rigid_ceiling_median_rom_error_deg": round(
+                float(np.median(np.ptp(rc[sel][..., 5 + row], axis=1) - ref_rom)), 2
+            ),
             "r": round(float(r), 3),
         }
     return out

@@ -50,6 +50,7 @@ TRIAL = "S02-Trial-Walk-1"
 SIDES = ("left", "right")
 #: IMU file suffix per placement.
 IMU_FILES = {PELVIS: "Pelvis", LEFT_THIGH: "L_UpLeg", RIGHT_THIGH: "R_UpLeg"}
+_THIGHS = (LEFT_THIGH, RIGHT_THIGH)
 #: Walking heading turning faster than this (stride-averaged pelvis yaw rate) marks a turn sample, in deg/s.
 TURN_RATE_DPS = 30.0
 #: Initial contact: the virtual heel's speed falls below this fraction of the walking speed (Bonci et al. 2022 use
@@ -129,6 +130,52 @@ def load_recording(root: Path = NEURA) -> Recording:
 def imu_orientation(placement: str, root: Path = NEURA) -> Rotation:
     """XSens orientation (sensor → XSens world, whose yaw differs from Vicon's) of one IMU, from ``ori_1..4``."""
     return _quaternion(read_csv(root / "imu" / f"{TRIAL}-{IMU_FILES[placement]}.csv"), "ori")
+
+
+#: Vicon segment quaternion per IMU placement.
+VICON_SEGMENTS = {PELVIS: "qRPV", LEFT_THIGH: "qLTH", RIGHT_THIGH: "qRTH"}
+
+
+@dataclass(frozen=True, slots=True)
+class RigidFit:
+    """The best a method can do that takes an IMU's orientation for its segment's.
+
+    ``segment(t) ≈ world · imu(t) · mounting`` with two constant rotations fitted to Vicon by least squares
+    (alternating rotation means): ``world`` aligns the XSens earth frame with Vicon's, ``mounting`` is the
+    sensor-to-segment rotation. Both are fitted on Vicon itself, so no calibration from the IMU data alone can do
+    better; what is left (``residual_deg``) is the sensor moving on its segment (skin and soft-tissue motion) and the
+    vendor filter's own error.
+
+    Attributes
+    ----------
+    segment : Rotation
+        The IMU's orientation mapped onto its segment, segment → Vicon frame, per sample.
+    residual_deg : ndarray, shape (n_samples,)
+        Angle between that and the Vicon segment orientation.
+    """
+
+    segment: Rotation
+    residual_deg: FloatArray
+
+
+def rigid_fit(placement: str, root: Path = NEURA, *, iterations: int = 20) -> RigidFit:
+    """Fit the XSens orientation of one IMU to its Vicon segment by two constant rotations (see :class:`RigidFit`)."""
+    vicon = _quaternion(_vicon(root), VICON_SEGMENTS[placement])
+    imu = imu_orientation(placement, root)
+    world = Rotation.identity()
+    for _ in range(iterations):
+        mounting = ((world * imu).inv() * vicon).mean()
+        world = (vicon * mounting.inv() * imu.inv()).mean()
+    segment = world * imu * mounting
+    return RigidFit(segment, np.degrees((segment.inv() * vicon).magnitude()))
+
+
+def rigid_hip_flexion_deg(root: Path = NEURA) -> FloatArray:
+    """Hip flexion (+) per side, shape (2, n_samples), from the XSens orientations mapped onto the segments by
+    :func:`rigid_fit`, with the Vicon decomposition of :func:`reference_angles`: the ceiling of any rigid-body
+    IMU method on this trial."""
+    pelvis = rigid_fit(PELVIS, root).segment
+    return np.stack([-(pelvis.inv() * rigid_fit(t, root).segment).as_euler("YXZ", degrees=True)[:, 0] for t in _THIGHS])
 
 
 # ------------------------------------------------------------------------------------------- initial contacts
