@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from firmware_bridge.errors import BridgeError, InputFileError
-from firmware_bridge.readers.sensor_data import RawSensor, assemble, placement_of
+from firmware_bridge.readers.sensor_data import RawSensor, assemble, place_sensors
 from gait.errors import RecordingError
 from gait.recording import LEFT_THIGH, PELVIS, RIGHT_THIGH, Recording
 
@@ -251,26 +251,7 @@ def read_apdm_h5(
     if exact is not None:
         return exact, []
     sensors, recorded = read_apdm_sensors(file_path)
-    found: list[str] = []
-    chosen: list[tuple[str, RawSensor]] = []
-    skipped: list[str] = []
-    for raw in sensors:
-        placement = placement_of(raw.label, placements) or recorded.get(raw.label)
-        if placement is None:
-            skipped.append(raw.label)
-        else:
-            chosen.append((placement, raw))
-    if not chosen:
-        raise InputFileError(
-            f"no sensor label names a placement (labels: {', '.join(repr(s.label) for s in sensors)}); map them "
-            "with --placement LABEL=pelvis (or left_thigh, right_thigh)",
-            path=file_path,
-        )
-    if skipped:
-        found.append(
-            f"{file_path}: sensors {', '.join(repr(s) for s in skipped)} are not used (only the pelvis and thighs "
-            "are analysed; map a label with --placement LABEL=PLACEMENT to use it)"
-        )
+    chosen, found = place_sensors(sensors, placements, file_path, fallback=lambda raw: recorded.get(raw.label))
     recording, more = assemble(chosen, strict_units=strict_units, sampling_rate_hz=sampling_rate_hz)
     return recording, found + more
 

@@ -35,7 +35,7 @@ from firmware_bridge.readers.csv_format import read_csv_raw_sensor, read_recordi
 from firmware_bridge.readers.metawear_csv import looks_like_metawear, metawear_partner, read_metawear_sensor
 from firmware_bridge.readers.movella_csv import looks_like_movella, read_movella_sensor
 from firmware_bridge.readers.parquet_format import PARQUET_MAGIC, read_recording_parquet
-from firmware_bridge.readers.sensor_data import RawSensor, assemble, placement_of
+from firmware_bridge.readers.sensor_data import RawSensor, assemble, place_sensors, placement_of
 from firmware_bridge.readers.text_table import head_lines
 from firmware_bridge.readers.tsdf_format import looks_like_tsdf, read_tsdf_sensors
 from firmware_bridge.readers.ximu3_csv import INERTIAL_FILE, looks_like_ximu3, read_ximu3_sensor
@@ -122,32 +122,14 @@ def _sensors_of(path: Path, fmt: str) -> list[RawSensor]:
 def _place(
     sensors: list[RawSensor], placements: Mapping[str, str] | None, where: Path
 ) -> tuple[list[tuple[str, RawSensor]], list[str]]:
-    chosen: list[tuple[str, RawSensor]] = []
-    skipped: list[RawSensor] = []
-    for raw in sensors:
-        placement = placement_of(raw.label, placements)
-        if placement is None and raw.label != raw.path.stem:
-            placement = placement_of(
-                raw.path.parent.name if raw.path.name == INERTIAL_FILE else raw.path.stem, placements
-            )
-        if placement is None:
-            skipped.append(raw)
-        else:
-            chosen.append((placement, raw))
-    if not chosen:
-        labels = ", ".join(f"{r.label!r} ({r.path.name})" for r in sensors)
-        raise InputFileError(
-            f"cannot tell where the sensors were worn: no label names a placement (labels: {labels}); map them with "
-            "--placement LABEL=pelvis (or left_thigh, right_thigh), or give the files as --sensor PLACEMENT=FILE",
-            path=where,
-        )
-    found = []
-    if skipped:
-        found.append(
-            f"{where}: sensors {', '.join(f'{r.label!r} ({r.path.name})' for r in skipped)} are not used (their "
-            "labels name no pelvis or thigh placement; map one with --placement LABEL=PLACEMENT)"
-        )
-    return chosen, found
+    """:func:`~.sensor_data.place_sensors`, falling back on the file name (an x-IMU3 device's folder name)."""
+
+    def by_file_name(raw: RawSensor) -> str | None:
+        if raw.label == raw.path.stem:
+            return None  # the label is the file name already
+        return placement_of(raw.path.parent.name if raw.path.name == INERTIAL_FILE else raw.path.stem, placements)
+
+    return place_sensors(sensors, placements, where, fallback=by_file_name)
 
 
 def _folder_files(folder: Path) -> list[Path]:

@@ -15,7 +15,8 @@ each value came from (file, column, first data line) so that every message can n
   When the evidence is not clear (an accelerometer that does not see 1 g in either unit, a gyroscope that barely
   turns and whose unit the file does not state) the file is refused with a message saying what to do.
 * :func:`placement_of` — labels such as APDM's ``Lumbar`` or ``Right Upper Leg``, a Movella DOT tag ``Pelvis`` or an
-  x-IMU3 device called ``left thigh`` name a placement; anything else needs the user's mapping.
+  x-IMU3 device called ``left thigh`` name a placement; anything else needs the user's mapping
+  (:func:`place_sensors` places a file's or a folder's sensors and says which are left out).
 * :func:`assemble` — the sensors go onto one time base (:func:`gait.preprocess.to_common_time_base`): lost samples
   and holes stay gaps, never interpolated.
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Literal
@@ -45,6 +46,7 @@ __all__ = [
     "RawSensor",
     "assemble",
     "check_times",
+    "place_sensors",
     "placement_of",
     "resolve_units",
 ]
@@ -347,6 +349,68 @@ def placement_of(label: str, mapping: Mapping[str, str] | None = None) -> str | 
     if any(f" {w} " in joined for w in _PELVIS_WORDS):
         return PELVIS
     return None
+
+
+def place_sensors(
+    sensors: Sequence[RawSensor],
+    placements: Mapping[str, str] | None,
+    where: Path,
+    *,
+    fallback: Callable[[RawSensor], str | None] | None = None,
+) -> tuple[list[tuple[str, RawSensor]], list[str]]:
+    """Where each sensor was worn: the user's ``placements`` or its label (:func:`placement_of`), else ``fallback``.
+
+    Parameters
+    ----------
+    sensors : sequence of RawSensor
+    placements : mapping of str to str, optional
+        The user's labels → placements.
+    where : pathlib.Path
+        The file or folder opened (for messages).
+    fallback : callable, optional
+        A sensor's placement when its label names none (a file name, the placement a FusionGait file recorded).
+
+    Returns
+    -------
+    chosen : list of (placement, RawSensor)
+        The placed sensors, in their order, ready for :func:`assemble`.
+    warnings : list of str
+        The sensors left out (their labels name no placement).
+
+    Raises
+    ------
+    InputFileError
+        No sensor has a placement.
+    """
+    chosen: list[tuple[str, RawSensor]] = []
+    skipped: list[RawSensor] = []
+    for raw in sensors:
+        placement = placement_of(raw.label, placements)
+        if placement is None and fallback is not None:
+            placement = fallback(raw)
+        if placement is None:
+            skipped.append(raw)
+        else:
+            chosen.append((placement, raw))
+    several_files = len({raw.path for raw in sensors}) > 1
+
+    def listed(raws: Sequence[RawSensor]) -> str:
+        return ", ".join(f"{r.label!r} ({r.path.name})" if several_files else repr(r.label) for r in raws)
+
+    if not chosen:
+        raise InputFileError(
+            f"cannot tell where the sensors were worn: no label names a placement (labels: {listed(sensors)}); map "
+            "them with --placement LABEL=pelvis (or left_thigh, right_thigh), or give the files as --sensor "
+            "PLACEMENT=FILE",
+            path=where,
+        )
+    found = []
+    if skipped:
+        found.append(
+            f"{where}: sensors {listed(skipped)} are not used (their labels name no pelvis or thigh placement; map "
+            "one with --placement LABEL=PLACEMENT)"
+        )
+    return chosen, found
 
 
 # ------------------------------------------------------------------------------------ to a Recording

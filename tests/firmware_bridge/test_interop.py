@@ -66,6 +66,16 @@ def test_apdm_sacrum_label_and_user_mapping(tmp_path: Path, walk: Recording) -> 
     assert rec.placements == ("pelvis", "left_thigh", "right_thigh")
 
 
+def test_apdm_without_a_placement_label_names_file_and_labels(tmp_path: Path, walk: Recording) -> None:
+    labels = {"pelvis": "Sensor 1", "left_thigh": "Sensor 2", "right_thigh": "Sensor 3"}
+    path = write_apdm(tmp_path / "walk.h5", walk, labels)
+    with pytest.raises(InputFileError) as info:
+        read_apdm_h5(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: cannot tell where the sensors were worn")
+    assert "'Sensor 1', 'Sensor 2', 'Sensor 3'" in text and "--placement LABEL=pelvis" in text
+
+
 def test_apdm_in_g_without_units_is_converted_or_refused(tmp_path: Path, walk: Recording) -> None:
     path = write_apdm(tmp_path / "g.h5", walk, LABELS, acc_factor=1 / 9.80665, units_attrs=False)
     rec, warnings = read_apdm_h5(path)
