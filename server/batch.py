@@ -853,6 +853,7 @@ def run_batch(
                 todo.append(item)
 
         by_id = {i.id: i for i in todo}
+        fresh_rows: dict[str, dict[str, Any]] = {}  # summary rows of this run's tasks, made from the report in hand
         if todo:
             futures = client.map(
                 analyze_item,
@@ -867,7 +868,11 @@ def run_batch(
             try:
                 for future, result in as_completed(futures, with_results=True, raise_errors=False):  # type: ignore[no-untyped-call]
                     item_id = owner[future.key]
-                    _store(out, by_id[item_id], states[item_id], result)
+                    state = states[item_id]
+                    _store(out, by_id[item_id], state, result)
+                    report = result.report if isinstance(result, ItemOutcome) and state["status"] == "done" else None
+                    rel = _report_paths(out, item_id)[0].relative_to(out).as_posix()
+                    fresh_rows[item_id] = summary_row(by_id[item_id], state, report, ran=True, report_path=rel)
                     ran.add(item_id)
                     future.release()
                     bar.update(1)
@@ -879,7 +884,10 @@ def run_batch(
 
         rows = []
         for item in items:
-            state = states[item.id]
+            if item.id in fresh_rows:
+                rows.append(fresh_rows[item.id])
+                continue
+            state = states[item.id]  # skipped (or never run): its report is the one on disk
             report_path = _report_paths(out, item.id)[0]
             report = _read_json(report_path) if state.get("status") == "done" else None
             rel = report_path.relative_to(out).as_posix()

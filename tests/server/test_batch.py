@@ -158,6 +158,13 @@ def test_batch_on_two_workers_equals_single_process_reruns_nothing_and_reports_t
     third = run_batch(good, out, client=client, progress=False)
     assert (third.analysed, third.skipped, third.failed) == (0, len(good), 0)
     assert submitted == []
+    # Rows made from the reports in hand (first run) equal those read back from disk (this run).
+    same = ("analysed_this_run", "elapsed_s", "finished_at", "worker")
+    by_id = {r["id"]: r for r in first.rows}
+    for row in third.rows:
+        assert {k: v for k, v in row.items() if k not in same} == {
+            k: v for k, v in by_id[row["id"]].items() if k not in same
+        }
     assert {p: p.stat().st_mtime_ns for p in (out / "reports").rglob("*.json")} == mtimes
 
     # A repaired recording is redone (its content changed), the rest still skipped.
