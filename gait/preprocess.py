@@ -20,6 +20,7 @@ __all__ = [
     "SensorStream",
     "bridge_gaps",
     "bridgeable",
+    "interpolate_bracketed",
     "lowpass",
     "nominal_rate_hz",
     "spans_clear",
@@ -197,6 +198,67 @@ def bridge_gaps(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
     return out
 
 
+def interpolate_bracketed(
+    t_s: ArrayLike,
+    x: ArrayLike,
+    t_target_s: ArrayLike,
+    *,
+    max_gap_s: float,
+    tol_s: float = 0.0,
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Linear interpolation onto ``t_target_s`` only between two samples no further apart than ``max_gap_s``.
+
+    A target time is interpolated linearly between its two neighbouring samples when they are at most
+    ``max_gap_s`` apart (a target up to ``tol_s`` before the first or after the last sample holds that sample). A
+    target time within ``tol_s`` of a sample is a hit on it and is kept even where the interval on that side is wider
+    than ``max_gap_s``: it takes that sample's value. Every other target time is not ok (NaN): a hole wider than
+    ``max_gap_s`` is never bridged and nothing is extrapolated.
+
+    Parameters
+    ----------
+    t_s : array_like, shape (n_samples,)
+        Sample times in seconds, finite and strictly increasing (not checked).
+    x : array_like, shape (..., n_samples, n_channels)
+        Samples, time on axis -2; rows are expected finite (drop lost rows, with their times, beforehand).
+    t_target_s : array_like, shape (n_target,)
+        Times to interpolate at, in seconds, in any order. A non-finite target time is not ok.
+    max_gap_s : float
+        Longest sample interval, in seconds, that is still interpolated across.
+    tol_s : float
+        Distance, in seconds, within which a target time counts as hitting a sample (and as inside the first or
+        last bracket). ``0.0`` keeps exact hits only.
+
+    Returns
+    -------
+    values : ndarray, shape (..., n_target, n_channels)
+        Interpolated samples; NaN where ``ok`` is False.
+    ok : ndarray of bool, shape (n_target,)
+        Target times that got a value. All False when there are fewer than two samples.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    data = np.asarray(x, dtype=np.float64)
+    target_s = np.asarray(t_target_s, dtype=np.float64)
+    out_shape = (*data.shape[:-2], target_s.size, data.shape[-1])
+    if t.size < 2:
+        return np.full(out_shape, np.nan), np.zeros(target_s.size, dtype=bool)
+    right = np.searchsorted(t, target_s, side="left")
+    right = np.clip(right, 1, t.size - 1)
+    left = right - 1
+    # Exact hits on the last sample are fine: searchsorted puts them at right = size-1 with t[right] == target.
+    t_left, t_right = t[left], t[right]
+    inside = (target_s >= t_left - tol_s) & (target_s <= t_right + tol_s)
+    close = (t_right - t_left) <= max_gap_s
+    # A target time that coincides with a sample is that sample, whatever the gap on its other side.
+    hit_left = np.abs(target_s - t_left) <= tol_s
+    hit_right = np.abs(target_s - t_right) <= tol_s
+    ok = inside & (close | hit_left | hit_right)
+    w = np.where(t_right > t_left, (target_s - t_left) / np.where(t_right > t_left, t_right - t_left, 1.0), 0.0)
+    w = np.where(hit_left & ~close, 0.0, np.where(hit_right & ~close, 1.0, w))
+    w = np.clip(w, 0.0, 1.0)[:, None]
+    values = data[..., left, :] * (1.0 - w) + data[..., right, :] * w
+    return np.where(ok[:, None], values, np.nan), np.asarray(ok, dtype=bool)
+
+
 def _resample_stream(
     stream: SensorStream, grid_s: FloatArray, *, max_gap_s: float, rate_hz: float
 ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
@@ -205,29 +267,12 @@ def _resample_stream(
     data = np.concatenate([stream.acc_mps2, stream.gyr_dps], axis=-1)
     finite = np.isfinite(data).all(axis=-1)
     t, data = t[finite], data[finite]
-    out = np.full((grid_s.size, 6), np.nan)
-    if t.size < 2:
-        return out[:, :3], out[:, 3:], np.zeros(grid_s.size, dtype=bool)
-    src_rate_hz = nominal_rate_hz(t)
-    if src_rate_hz > 1.2 * rate_hz:
-        # Anti-alias before decimating onto the slower grid (zero-phase, on the native samples).
-        data = lowpass(data, 0.4 * rate_hz, src_rate_hz, axis=-2)
-    right = np.searchsorted(t, grid_s, side="left")
-    right = np.clip(right, 1, t.size - 1)
-    left = right - 1
-    # Exact hits on the last sample are fine: searchsorted puts them at right = size-1 with t[right] == grid.
-    t_left, t_right = t[left], t[right]
-    tol_s = 1e-3 / rate_hz
-    inside = (grid_s >= t_left - tol_s) & (grid_s <= t_right + tol_s)
-    close = (t_right - t_left) <= max_gap_s
-    # A grid point that coincides with a sample is that sample, whatever the gap on its other side.
-    hit_left = np.abs(grid_s - t_left) <= tol_s
-    hit_right = np.abs(grid_s - t_right) <= tol_s
-    ok = inside & (close | hit_left | hit_right)
-    w = np.where(t_right > t_left, (grid_s - t_left) / np.where(t_right > t_left, t_right - t_left, 1.0), 0.0)
-    w = np.where(hit_left & ~close, 0.0, np.where(hit_right & ~close, 1.0, w))
-    w = np.clip(w, 0.0, 1.0)[:, None]
-    out[ok] = (data[left] * (1.0 - w) + data[right] * w)[ok]
+    if t.size >= 2:
+        src_rate_hz = nominal_rate_hz(t)
+        if src_rate_hz > 1.2 * rate_hz:
+            # Anti-alias before decimating onto the slower grid (zero-phase, on the native samples).
+            data = lowpass(data, 0.4 * rate_hz, src_rate_hz, axis=-2)
+    out, ok = interpolate_bracketed(t, data, grid_s, max_gap_s=max_gap_s, tol_s=1e-3 / rate_hz)
     return out[:, :3], out[:, 3:], ok
 
 

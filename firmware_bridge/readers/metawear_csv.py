@@ -10,8 +10,9 @@ with the header::
 ``epoch (ms)`` is POSIX time in milliseconds. One MetaWear is therefore two files: the accelerometer file and the
 gyroscope file with the same name up to the signal. Their samples are not simultaneous (the two chips run on their
 own clocks, often at different rates): the gyroscope is interpolated linearly onto the accelerometer's times, and an
-accelerometer sample with no gyroscope sample within 1.5 of its intervals on both sides is a lost sample. The label
-is the device name (the file name's first part; ``MetaWear`` unless renamed in MetaBase).
+accelerometer sample that is not between two gyroscope samples at most 1.5 median gyroscope intervals apart is a lost
+sample, unless a gyroscope sample has its very time (``gait.preprocess.interpolate_bracketed``, the rule of every
+reader). The label is the device name (the file name's first part; ``MetaWear`` unless renamed in MetaBase).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from numpy.typing import NDArray
 from firmware_bridge.errors import InputFileError
 from firmware_bridge.readers.sensor_data import RawSensor, check_times
 from firmware_bridge.readers.text_table import head_lines, read_columns
+from gait.preprocess import interpolate_bracketed
 
 __all__ = ["looks_like_metawear", "metawear_partner", "read_metawear_sensor"]
 
@@ -103,23 +105,20 @@ def _read_one(path: Path) -> tuple[NDArray[np.float64], NDArray[np.float64], str
     return data[_TIME] * 1e-3, np.column_stack([data[c] for c in columns]), used.pop(), columns  # type: ignore[return-value]
 
 
-def _onto(t_target: NDArray[np.float64], t: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Linear interpolation of ``x`` (n, 3) onto ``t_target``; NaN where no close samples bracket the time."""
-    ok = np.isfinite(t) & np.isfinite(x).all(axis=-1)
-    t, x = t[ok], x[ok]
-    out = np.full((t_target.size, 3), np.nan)
-    if t.size < 2:
-        return out
+def _gyr_onto(t_acc: NDArray[np.float64], t_gyr: NDArray[np.float64], gyr: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The gyroscope (n, 3) at the accelerometer's times; NaN where no close gyroscope samples bracket the time.
+
+    Lost rows (non-finite time or value) are dropped and the rest put in time order; ``interpolate_bracketed``
+    then bridges intervals of at most 1.5 median intervals of the rows kept.
+    """
+    ok = np.isfinite(t_gyr) & np.isfinite(gyr).all(axis=-1)
+    t, x = t_gyr[ok], gyr[ok]
     order = np.argsort(t, kind="stable")
     t, x = t[order], x[order]
-    nominal = float(np.median(np.diff(t)))
-    right = np.clip(np.searchsorted(t, t_target, side="left"), 1, t.size - 1)
-    left = right - 1
-    span = t[right] - t[left]
-    inside = (t_target >= t[left]) & (t_target <= t[right]) & (span <= 1.5 * max(nominal, 1e-9))
-    w = np.where(span > 0, (t_target - t[left]) / np.where(span > 0, span, 1.0), 0.0)[:, None]
-    out[inside] = (x[left] * (1 - w) + x[right] * w)[inside]
-    return out
+    nominal_s = float(np.median(np.diff(t))) if t.size >= 2 else 0.0
+    # tol_s=0: both chips stamp whole milliseconds, so a gyroscope sample at an accelerometer time is an exact hit.
+    values, _ = interpolate_bracketed(t, x, t_acc, max_gap_s=1.5 * max(nominal_s, 1e-9), tol_s=0.0)
+    return values
 
 
 def read_metawear_sensor(path: PathLike) -> RawSensor:
@@ -158,7 +157,7 @@ def read_metawear_sensor(path: PathLike) -> RawSensor:
         path=acc_path,
         t_s=t_acc,
         acc=acc,
-        gyr=_onto(t_acc, t_gyr, gyr),
+        gyr=_gyr_onto(t_acc, t_gyr, gyr),
         acc_unit=acc_unit,  # type: ignore[arg-type]
         gyr_unit=gyr_unit,  # type: ignore[arg-type]
         unit_source="the column names",

@@ -14,6 +14,7 @@ import pytest
 from firmware_bridge.errors import InputFileError
 from firmware_bridge.readers.apdm_h5 import read_apdm_h5, write_apdm_h5
 from firmware_bridge.readers.dispatch import detect_format, open_recording, open_sensor_files
+from firmware_bridge.readers.metawear_csv import read_metawear_sensor
 from firmware_bridge.readers.parquet_format import read_recording_parquet, write_recording_parquet
 from firmware_bridge.readers.sensor_data import RawSensor, assemble, resolve_units
 from firmware_bridge.writers.opensim import OPENSIM_COLUMNS, read_storage
@@ -237,6 +238,17 @@ def test_metawear_pairs_with_different_rates(tmp_path: Path, walk: Recording) ->
     acc_file, _ = write_metawear(tmp_path / "one", walk, 0, "MetaWear")
     rec1, _ = open_sensor_files({"pelvis": acc_file})
     assert rec1.placements == ("pelvis",)
+
+
+def test_metawear_gyroscope_hole_is_lost_but_its_edge_samples_are_kept(tmp_path: Path, walk: Recording) -> None:
+    acc_file, gyr_file = write_metawear(tmp_path, walk, 0, "Pelvis")
+    lines = gyr_file.read_text().splitlines()
+    gyr_file.write_text("\n".join(lines[:301] + lines[351:]) + "\n")  # gyroscope samples 300 ... 349 lost
+    raw = read_metawear_sensor(acc_file)
+    assert np.isnan(raw.gyr[300:350]).all()
+    assert np.isfinite(raw.gyr[:300]).all() and np.isfinite(raw.gyr[350:]).all()
+    # Sample 350 sits exactly on a gyroscope sample, across the hole: it is that sample (the shared interpolation rule).
+    np.testing.assert_allclose(raw.gyr[[299, 350]], walk.gyr_dps[0, [299, 350]], atol=6e-4)  # 3 decimals in the file
 
 
 def test_metawear_missing_gyroscope_file(tmp_path: Path, walk: Recording) -> None:

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from gait.errors import RecordingError
-from gait.preprocess import SensorStream, bridge_gaps, bridgeable, lowpass, to_common_time_base
+from gait.preprocess import (
+    SensorStream,
+    bridge_gaps,
+    bridgeable,
+    interpolate_bracketed,
+    lowpass,
+    to_common_time_base,
+)
 from gait.recording import Recording
 
 
@@ -101,6 +108,46 @@ def test_common_time_base_keeps_gaps_and_aligns_rates() -> None:
     assert rec.valid[p, :300].all() and rec.valid[p, 350:1000].all()
     np.testing.assert_allclose(rec.acc_mps2[p, :300], sig[:300], atol=1e-9)
     np.testing.assert_allclose(rec.acc_mps2[th, 100:900, 0], np.sin(t[100:900]), atol=2e-3)
+
+
+def test_interpolate_bracketed_leaves_wide_gaps_unbridged() -> None:
+    t_s = np.arange(0, 100) * 0.01
+    t_s = t_s[(t_s < 0.295) | (t_s > 0.505)]  # samples 0.30 ... 0.50 lost: a 0.22 s interval
+    x = np.stack([t_s, 2.0 * t_s, -t_s], axis=-1)  # linear, so interpolation is exact
+    target_s = np.arange(0, 99) * 0.01 + 0.005
+    values, ok = interpolate_bracketed(t_s, x, target_s, max_gap_s=0.015)
+    in_gap = (target_s > 0.29) & (target_s < 0.51)
+    assert not ok[in_gap].any() and np.isnan(values[in_gap]).all()
+    assert ok[~in_gap].all()
+    np.testing.assert_allclose(values[~in_gap], np.stack([target_s, 2 * target_s, -target_s], -1)[~in_gap])
+    # The same gap is bridged once max_gap_s allows it.
+    _, ok_wide = interpolate_bracketed(t_s, x, target_s, max_gap_s=0.25)
+    assert ok_wide.all()
+
+
+def test_interpolate_bracketed_keeps_exact_hits_across_a_gap() -> None:
+    t_s = np.array([0.0, 0.01, 0.02, 0.5, 0.51])
+    x = np.arange(10.0).reshape(5, 2)
+    tol_s = 1e-5
+    target_s = np.array([0.02, 0.5, 0.02 + 0.5 * tol_s, 0.5 - 0.5 * tol_s, 0.02 + 2 * tol_s, 0.5 - 2 * tol_s, 0.3])
+    values, ok = interpolate_bracketed(t_s, x, target_s, max_gap_s=0.015, tol_s=tol_s)
+    assert ok.tolist() == [True, True, True, True, False, False, False]
+    np.testing.assert_array_equal(values[:4], x[[2, 3, 2, 3]])  # the sample itself, not a blend across the gap
+    assert np.isnan(values[4:]).all()
+    # Exact hits need no tolerance; the ends are hits too, nothing beyond them is extrapolated.
+    values0, ok0 = interpolate_bracketed(t_s, x, np.array([0.0, 0.02, 0.5, 0.51, -1e-9, 0.51 + 1e-9]), max_gap_s=0.015)
+    assert ok0.tolist() == [True, True, True, True, False, False]
+    np.testing.assert_array_equal(values0[:4], x[[0, 2, 3, 4]])
+
+
+@pytest.mark.parametrize("n_samples", [0, 1])
+def test_interpolate_bracketed_needs_two_samples(n_samples: int) -> None:
+    t_s = np.array([0.5, 0.6])[:n_samples]
+    values, ok = interpolate_bracketed(
+        t_s, np.ones((n_samples, 3)), np.array([0.4, 0.5, 0.6]), max_gap_s=1.0, tol_s=0.1
+    )
+    assert ok.shape == (3,) and not ok.any()
+    assert values.shape == (3, 3) and np.isnan(values).all()
 
 
 def test_sensor_stream_rejects_time_going_backwards() -> None:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gait.events import windows
-from gait.preprocess import time_normalize
+from gait.preprocess import interpolate_bracketed, time_normalize
 from gait.spatiotemporal import harmonic_ratios, vertical_excursion_m
 
 
@@ -32,6 +32,56 @@ def test_time_normalize_matches_loop() -> None:
         pos = steps[j] + (steps[j + 1] - steps[j]) * np.arange(40) / 40
         for k in range(3):
             np.testing.assert_allclose(batch[j, :, k], np.interp(pos, np.arange(400), x[:, k]), atol=1e-12)
+
+
+def _bracketed_one(
+    t: np.ndarray, x: np.ndarray, target: float, max_gap_s: float, tol_s: float
+) -> tuple[np.ndarray, bool]:
+    """Per-point reference for interpolate_bracketed: x (n, k) at one target time, by scalar rules."""
+    n, k = x.shape
+    if n < 2 or not np.isfinite(target):
+        return np.full(k, np.nan), False
+    r = next((j for j in range(n) if t[j] >= target), n - 1)  # first sample at or after the target
+    r = min(max(r, 1), n - 1)
+    lo = r - 1
+    if not t[lo] - tol_s <= target <= t[r] + tol_s:
+        return np.full(k, np.nan), False
+    if t[r] - t[lo] <= max_gap_s:
+        return np.array([np.interp(target, t, x[:, c]) for c in range(k)]), True  # clamps at the ends
+    if abs(target - t[lo]) <= tol_s:
+        return x[lo].copy(), True
+    if abs(target - t[r]) <= tol_s:
+        return x[r].copy(), True
+    return np.full(k, np.nan), False
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_interpolate_bracketed_matches_per_point_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 40))
+    dt_s = rng.choice([0.01, 0.01, 0.01, 0.05, 0.3], size=max(n - 1, 0))  # mostly 10 ms, some holes
+    t = 2.0 + np.concatenate([[0.0], np.cumsum(dt_s)])[:n]
+    x = rng.normal(size=(2, n, 3))  # leading axis: one slice per sensor
+    tol_s = 1e-3 * 0.01
+    target = np.concatenate(
+        [
+            rng.uniform(1.9, t[-1] + 0.1 if n else 2.1, 60),
+            t,  # exact hits
+            t + rng.choice([-0.5, 0.5, -2.0, 2.0], size=n) * tol_s,  # near hits, inside and outside the tolerance
+            t[:1] - 0.5 * tol_s,  # just before the first and after the last sample: held, not extrapolated
+            t[-1:] + 0.5 * tol_s,
+            [np.nan],
+        ]
+    )
+    values, ok = interpolate_bracketed(t, x, target, max_gap_s=0.015, tol_s=tol_s)
+    assert values.shape == (2, target.size, 3) and ok.shape == (target.size,)
+    for s in range(2):
+        for i, tt in enumerate(target):
+            expect, expect_ok = _bracketed_one(t, x[s], float(tt), 0.015, tol_s)
+            assert ok[i] == expect_ok, (s, i, tt)
+            np.testing.assert_allclose(values[s, i], expect, rtol=0, atol=1e-12)
+    single, single_ok = interpolate_bracketed(t, x[0], target, max_gap_s=0.015, tol_s=tol_s)
+    assert np.array_equal(single_ok, ok) and np.array_equal(single, values[0], equal_nan=True)
 
 
 def test_harmonic_ratios_match_loop_and_physics() -> None:
