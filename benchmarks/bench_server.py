@@ -347,6 +347,15 @@ def fresh_schema(url: str | None) -> Iterator[str | None]:
         admin.dispose()
 
 
+def save_per_database(out: Path, figures: dict[str, object]) -> None:
+    """Print the figures and write them to ``out``, one file for both databases: a run replaces only the entry of
+    its own database (``figures["database"]``)."""
+    print(json.dumps(figures, indent=2))
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    kept = {k: v for k, v in previous.items() if k in ("sqlite", "postgresql")}
+    out.write_text(json.dumps({**kept, str(figures["database"]): figures}, indent=2) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--relays", default="200,400,800,1600", help="steps of N, comma-separated (default %(default)s)")
@@ -385,11 +394,7 @@ def main() -> int:
         "target": f"p99 upload latency < {P99_TARGET_S * 1e3:.0f} ms, no loss, no failed attempt",
         **result,
     }
-    print(json.dumps(figures, indent=2))
-    # one file for both databases: a run replaces only its own database's entry
-    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
-    kept = {k: v for k, v in previous.items() if k in ("sqlite", "postgresql")}
-    args.out.write_text(json.dumps({**kept, str(figures["database"]): figures}, indent=2) + "\n")
+    save_per_database(args.out, figures)
     return 0
 
 

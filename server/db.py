@@ -40,6 +40,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 __all__ = [
     "ROLES",
+    "WALL_BUCKET_NS",
     "Analysis",
     "AuditEntry",
     "Base",
@@ -53,12 +54,16 @@ __all__ = [
     "Patient",
     "RecordingFile",
     "RelayPacket",
+    "RelayPacketBucket",
     "Token",
     "new_id",
     "utcnow",
 ]
 
 ROLES = ("admin", "clinician", "relay")
+#: Width of a :class:`RelayPacketBucket` on the relay's wall clock: 15 min, so every local calendar day (UTC offsets
+#: are whole quarter hours) is a whole number of buckets.
+WALL_BUCKET_NS = 15 * 60 * 10**9
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -162,6 +167,18 @@ class RelayPacket(Base):
     # orders packets across relay restarts and puts them on calendar days.
     t_wall_ns: Mapped[int | None] = mapped_column(BigInteger)
     packet: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RelayPacketBucket(Base):
+    """How many IMU packets (commands excluded) of a session arrived in one ``WALL_BUCKET_NS`` of the relay's wall
+    clock (``bucket = t_wall_ns // WALL_BUCKET_NS``), kept up to date by the ingest in the transaction that stores
+    them. Finding the home days with new data (:func:`server.home.packet_days`) reads these few rows per day, not
+    every packet of the weeks a home session holds."""
+
+    __tablename__ = "relay_packet_buckets"
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    n_packets: Mapped[int] = mapped_column(BigInteger)
 
 
 class IdempotencyRecord(Base):
@@ -313,8 +330,8 @@ class Database:
         with factory() as db, db.begin():
             yield db
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``)."""
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``), or to ``revision``."""
         from alembic import command  # noqa: PLC0415 - only at start-up
         from alembic.config import Config  # noqa: PLC0415
 
@@ -323,7 +340,7 @@ class Database:
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.connect() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -21,16 +21,16 @@ import datetime as dt
 import logging
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.readers.capture_format import assemble_capture
 from gait.errors import GaitError
 from hardware.errors import HardwareError
-from server.db import Database, GaitSession, HomeDay, Patient, RelayPacket, utcnow
+from server.db import WALL_BUCKET_NS, Database, GaitSession, HomeDay, Patient, RelayPacketBucket, utcnow
 from server.errors import ServiceError
-from server.ingest import COMMAND_TYPE_BASE, relay_capture
+from server.ingest import relay_capture
 
 __all__ = [
     "NS_PER_DAY",
@@ -59,18 +59,30 @@ def day_window_ns(day: dt.date, utc_offset_min: int) -> tuple[int, int]:
 
 
 def packet_days(db: Session, session_id: str, utc_offset_min: int) -> dict[dt.date, int]:
-    """IMU packets of a session per local calendar day (packets without a wall-clock time are not counted)."""
-    local_day = (RelayPacket.t_wall_ns + utc_offset_min * 60 * 10**9) // NS_PER_DAY
-    rows = db.execute(
-        select(local_day, func.count())
-        .where(
-            RelayPacket.session_id == session_id,
-            RelayPacket.ver_type < COMMAND_TYPE_BASE,
-            RelayPacket.t_wall_ns.is_not(None),
+    """IMU packets of a session per local calendar day (packets without a wall-clock time are not counted).
+
+    Read from the session's wall-clock buckets (:class:`server.db.RelayPacketBucket`, kept by the ingest), a few
+    rows per day: the service asks this of every home session every ``home_analysis_interval_s``.
+
+    Raises
+    ------
+    ServiceError
+        ``utc_offset_min`` is not a whole number of buckets (a quarter of an hour, as every real UTC offset is).
+    """
+    offset_ns = utc_offset_min * 60 * 10**9
+    if offset_ns % WALL_BUCKET_NS:
+        raise ServiceError(
+            f"utc_offset_min: {utc_offset_min} min is not a whole number of quarter hours; calendar days can't be "
+            "counted on that offset"
         )
-        .group_by(local_day)
+    rows = db.execute(
+        select(RelayPacketBucket.bucket, RelayPacketBucket.n_packets).where(RelayPacketBucket.session_id == session_id)
     ).all()
-    return {dt.date.fromordinal(_EPOCH + int(d or 0)): int(n) for d, n in rows}
+    counts: dict[dt.date, int] = {}
+    for bucket, n in rows:
+        day = dt.date.fromordinal(_EPOCH + (int(bucket) * WALL_BUCKET_NS + offset_ns) // NS_PER_DAY)
+        counts[day] = counts.get(day, 0) + int(n)
+    return counts
 
 
 def queue_stale_days(db: Session, session: GaitSession, patient: Patient, *, force: bool = False) -> list[HomeDay]:
@@ -104,13 +116,13 @@ def queue_stale_days(db: Session, session: GaitSession, patient: Patient, *, for
 
 
 def stale_home_sessions(db: Session) -> list[tuple[GaitSession, Patient]]:
-    """Home sessions with relay packets, and their patients (for the periodic look for stale days)."""
+    """Home sessions with relay packets on the wall clock, and their patients (for the periodic look for stale days)."""
     rows = db.execute(
         select(GaitSession, Patient)
         .join(Patient, Patient.id == GaitSession.patient_id)
         .where(
             GaitSession.kind == "home",
-            select(RelayPacket.id).where(RelayPacket.session_id == GaitSession.id).exists(),
+            select(RelayPacketBucket.bucket).where(RelayPacketBucket.session_id == GaitSession.id).exists(),
         )
     ).all()
     return [(s, p) for s, p in rows]

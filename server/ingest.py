@@ -8,25 +8,27 @@ sent (sync pings) are kept too, keyed on their token, since the clock sync pairs
 :func:`store_relay_batch` writes the rows in one transaction with ``ON CONFLICT DO NOTHING`` on (session, sensor,
 type, sample_idx, device time), under the session's ``Idempotency-Key``: the same key with the same body answers
 what it answered the first time; with another body it is refused. Only after the commit (synchronous, so on disk)
-does the caller answer 2xx.
+does the caller answer 2xx. The same transaction adds the new IMU packets to the session's 15-min wall-clock counts
+(:class:`server.db.RelayPacketBucket`), from which the home service finds the days with new data.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hardware.capture import Capture, CaptureHeader, CaptureSensor, Source, encode_header, encode_records, parse_capture
 from hardware.errors import HardwareError
 from hardware.protocol import decode_command
-from server.db import GaitSession, IdempotencyRecord, RelayPacket
+from server.db import WALL_BUCKET_NS, GaitSession, IdempotencyRecord, RelayPacket
 from server.errors import BadInput, Conflict
 
 __all__ = [
@@ -169,10 +171,11 @@ def _insert(db: Session) -> Any:
 _PACKET_COLUMNS = ("session_id", "sensor_id", "ver_type", "sample_idx", "t_us", "t_host_ns", "t_wall_ns", "packet")
 
 
-def _copy_insert_postgresql(db: Session, session_id: str, rows: list[dict[str, Any]]) -> int:
+def _copy_insert_postgresql(db: Session, session_id: str, rows: list[dict[str, Any]]) -> tuple[int, dict[int, int]]:
     """Insert rows with PostgreSQL's binary COPY into a temporary table, then ``INSERT ... ON CONFLICT DO NOTHING``;
-    returns how many were new. A multi-row INSERT of 600 packets spends most of its time converting 4,200 parameters
-    in the driver; COPY sends them as one binary stream."""
+    returns how many were new and the new IMU packets per wall-clock bucket (:func:`_count_buckets`). A multi-row
+    INSERT of 600 packets spends most of its time converting 4,200 parameters in the driver; COPY sends them as one
+    binary stream, and the counting is done by the database on the rows the INSERT returns."""
     cursor = db.connection().connection.cursor()
     columns = ", ".join(_PACKET_COLUMNS)
     cursor.execute(
@@ -185,11 +188,37 @@ def _copy_insert_postgresql(db: Session, session_id: str, rows: list[dict[str, A
         for r in rows:
             copy.write_row((session_id, *(r[c] for c in _PACKET_COLUMNS[1:])))
     cursor.execute(
-        f"INSERT INTO relay_packets ({columns}) SELECT {columns} FROM relay_packets_in ON CONFLICT DO NOTHING"
+        f"WITH new AS (INSERT INTO relay_packets ({columns}) SELECT {columns} FROM relay_packets_in "
+        "ON CONFLICT DO NOTHING RETURNING t_wall_ns, ver_type) "
+        f"SELECT CASE WHEN ver_type < {COMMAND_TYPE_BASE} THEN t_wall_ns / {WALL_BUCKET_NS} END, count(*) "
+        "FROM new GROUP BY 1"
     )
-    stored = int(cursor.rowcount)
+    per_bucket = {int(b) if b is not None else None: int(n) for b, n in cursor.fetchall()}
     cursor.execute("DELETE FROM relay_packets_in")  # a later batch in the same transaction starts empty
-    return stored
+    stored = sum(per_bucket.values())
+    return stored, {b: n for b, n in per_bucket.items() if b is not None}
+
+
+def _count_buckets(stored: list[tuple[int | None, int]]) -> dict[int, int]:
+    """New IMU packets per wall-clock bucket, from the ``(t_wall_ns, ver_type)`` of the rows stored (commands and
+    packets without a wall-clock time are not counted)."""
+    return dict(Counter(t // WALL_BUCKET_NS for t, v in stored if t is not None and v < COMMAND_TYPE_BASE))
+
+
+# One statement for both databases (SQLite ≥ 3.24 and PostgreSQL share the upsert syntax), built once: constructing
+# and compiling an ``insert().on_conflict_do_update()`` per batch cost as much as the upsert itself.
+_ADD_TO_BUCKETS = text(
+    "INSERT INTO relay_packet_buckets (session_id, bucket, n_packets) VALUES (:session_id, :bucket, :n_packets) "
+    "ON CONFLICT (session_id, bucket) DO UPDATE SET n_packets = relay_packet_buckets.n_packets + excluded.n_packets"
+)
+
+
+def _add_to_buckets(db: Session, session_id: str, per_bucket: dict[int, int]) -> None:
+    """Add new packets to the session's wall-clock buckets (in the transaction that stored them)."""
+    if per_bucket:
+        db.execute(
+            _ADD_TO_BUCKETS, [{"session_id": session_id, "bucket": b, "n_packets": n} for b, n in per_bucket.items()]
+        )
 
 
 def store_relay_batch(db: Session, session: GaitSession, batch: ParsedBatch, idempotency_key: str) -> dict[str, Any]:
@@ -221,12 +250,14 @@ def store_relay_batch(db: Session, session: GaitSession, batch: ParsedBatch, ide
     if known != session.sensors:
         session.sensors = known
 
-    stored = 0
+    stored, per_bucket = 0, dict[int, int]()
     if batch.rows and db.get_bind().dialect.name == "postgresql":
-        stored = _copy_insert_postgresql(db, session.id, batch.rows)
+        stored, per_bucket = _copy_insert_postgresql(db, session.id, batch.rows)
     elif batch.rows:
-        statement = _insert(db).on_conflict_do_nothing().returning(RelayPacket.id)
-        stored = len(db.execute(statement, [{"session_id": session.id, **r} for r in batch.rows]).all())
+        statement = _insert(db).on_conflict_do_nothing().returning(RelayPacket.t_wall_ns, RelayPacket.ver_type)
+        new = db.execute(statement, [{"session_id": session.id, **r} for r in batch.rows]).all()
+        stored, per_bucket = len(new), _count_buckets([(t, v) for t, v in new])
+    _add_to_buckets(db, session.id, per_bucket)
     answer = {
         "session_id": session.id,
         "received": len(batch.rows),

@@ -101,7 +101,11 @@ class PatientIn(_In):
     surgery_date: dt.date | None = None
     notes: str = Field(default="", max_length=4000)
     utc_offset_min: int = Field(
-        default=0, ge=-14 * 60, le=14 * 60, description="the patient's local time − UTC, minutes"
+        default=0,
+        ge=-14 * 60,
+        le=14 * 60,
+        multiple_of=15,
+        description="the patient's local time − UTC, minutes (a whole number of quarter hours)",
     )
     home_baseline_start: dt.date | None = Field(default=None, description="first day of the home baseline period")
     home_baseline_end: dt.date | None = Field(default=None, description="last day of the home baseline period")
@@ -113,7 +117,11 @@ class PatientPatch(_In):
     surgery_date: dt.date | None = None
     notes: str = Field(default="", max_length=4000, description='omit to keep it; "" clears it')
     utc_offset_min: int = Field(
-        default=0, ge=-14 * 60, le=14 * 60, description="the patient's local time − UTC, minutes"
+        default=0,
+        ge=-14 * 60,
+        le=14 * 60,
+        multiple_of=15,
+        description="the patient's local time − UTC, minutes (a whole number of quarter hours)",
     )
     home_baseline_start: dt.date | None = Field(default=None, description="first day of the home baseline period")
     home_baseline_end: dt.date | None = Field(default=None, description="last day of the home baseline period")
