@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "HomeTrend",
     "HomeTrendReport",
     "TrendAnalyzer",
+    "home_baseline",
     "rolling_median",
 ]
 
@@ -529,3 +530,46 @@ class HomeTrendReport:
             text = f"{name}: no persistent change from the home baseline."
         return {**base, "status": status, "confidence": confidence, "first_fired": ever[0] if ever else None,
                 "text": text}  # fmt: skip
+
+
+#: Days of a baseline taken by default: the pre-op week, or the first week of monitoring (CLINICAL.md §5 rule 4).
+BASELINE_DAYS: Final = 7
+
+
+def home_baseline(
+    days: Sequence[Mapping[str, Any]],
+    *,
+    period: tuple[date, date] | None = None,
+    surgery_date: date | None = None,
+    min_valid_days: int,
+    period_source: str = "baseline period given",
+    plateau_hint: str = "set the post-op plateau as the baseline period",
+) -> tuple[str, str, str] | None:
+    """The home baseline period (CLINICAL.md §5 rule 4): first and last ISO date, and what it is.
+
+    In order: ``period`` when given; else the week before ``surgery_date`` when it holds ``min_valid_days``
+    sufficient days (rule 4a); else the first ``BASELINE_DAYS`` days from the first day (rule 4b, said so, with
+    ``plateau_hint``: the clinician should set the post-op plateau). None when there is no period and no day.
+
+    Parameters
+    ----------
+    days : sequence of mapping
+        Day entries (``date`` ISO, ``sufficient``), in date order.
+    """
+    if period is not None:
+        return period[0].isoformat(), period[1].isoformat(), period_source
+    if surgery_date is not None:
+        last = surgery_date - timedelta(days=1)
+        first = last - timedelta(days=BASELINE_DAYS - 1)
+        pre_op = [d for d in days if first.isoformat() <= d["date"] <= last.isoformat() and d.get("sufficient")]
+        if len(pre_op) >= min_valid_days:
+            return first.isoformat(), last.isoformat(), "pre-op home week (CLINICAL.md §5 rule 4a)"
+    if not days:
+        return None
+    first = date.fromisoformat(str(days[0]["date"]))
+    last = first + timedelta(days=BASELINE_DAYS - 1)
+    return (
+        first.isoformat(),
+        last.isoformat(),
+        f"first week of monitoring (default): {plateau_hint} (CLINICAL.md §5 rule 4b)",
+    )

@@ -8,6 +8,7 @@
                        [--plateau-sessions N] [--patient ID] [--session-date YYYY-MM-DD]
                        [--session-label TEXT] [--quiet]
     fusiongait analyze INPUT [same options]      (a capture, vendor file or session folder; docs/interop.md)
+    fusiongait daily INPUT [--utc-offset-min M] [--start-time ISO] [--json ...] [--trends-json ...] [--html ...]
     fusiongait export INPUT --to parquet|hdf5|csv|mot|cycles-sto|strides-csv|strides-parquet|json [-o OUT]
     fusiongait serve | admin | record | relay | simulate | batch ...   (see their --help)
 
@@ -36,8 +37,9 @@ from hardware.errors import HardwareError
 from server.analysis import AnalysisOptions, analyze_recording
 from server.argtypes import HEIGHT_RANGE_M, SENSOR_HEIGHT_RANGE_M, body_height_m, sensor_height_m
 from server.batch_cmd import add_batch_parser
+from server.daily_cmd import add_daily_parser
 from server.export_cmd import add_export_parser
-from server.inputs import input_sensors, open_input, placement_spec, sensor_spec
+from server.inputs import check_output_path, input_sensors, open_input, placement_spec, sensor_spec
 from server.record_cmd import add_record_parser
 from server.relay_cmd import add_relay_parser
 from server.serve_cmd import add_admin_parser, add_serve_parser
@@ -166,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--quiet", action="store_true", help="do not print the summary (warnings still go to stderr)")
     analyze.set_defaults(handler=_analyze)
+    add_daily_parser(commands)
     add_export_parser(commands)
     return parser
 
@@ -181,16 +184,6 @@ def _error(message: object) -> None:
 
 def _warn(message: object) -> None:
     print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
-
-
-def _check_output(option: str, path: Path | None) -> None:
-    if path is None:
-        return
-    if path.is_dir():
-        raise UsageError(f"argument {option}: {path} is a folder, expected a file name")
-    folder = path.parent
-    if not folder.is_dir():
-        raise UsageError(f"argument {option}: folder {folder} does not exist")
 
 
 def _read_baseline(path: Path) -> dict[str, Any]:
@@ -225,8 +218,8 @@ def _write_text_atomic(path: Path, text: str) -> None:
 # ----------------------------------------------------------------------------------------- commands
 def _analyze(args: argparse.Namespace) -> int:
     sensors = input_sensors(args, input_dest="capture")
-    _check_output("--json", args.json)
-    _check_output("--html", args.html)
+    check_output_path("--json", args.json)
+    check_output_path("--html", args.html)
     baselines = [_read_baseline(path) for path in args.baseline]
     if args.plateau_sessions is not None and not 1 <= args.plateau_sessions <= max(len(baselines), 1):
         raise UsageError(

@@ -48,8 +48,6 @@ log = logging.getLogger("fusiongait.home")
 
 NS_PER_DAY: Final = 86_400 * 10**9
 _EPOCH: Final = dt.date(1970, 1, 1).toordinal()
-#: Days of a baseline taken by default (the pre-op week, or the first week of monitoring).
-BASELINE_DAYS: Final = 7
 
 
 def day_window_ns(day: dt.date, utc_offset_min: int) -> tuple[int, int]:
@@ -215,29 +213,22 @@ def patient_home_days(db: Session, patient: Patient) -> list[dict[str, Any]]:
 
 
 def baseline_period(patient: Patient, days: list[dict[str, Any]], min_valid_days: int) -> tuple[str, str, str]:
-    """The home baseline (CLINICAL.md §5 rule 4): first and last ISO date and what it is."""
-    if patient.home_baseline_start is not None and patient.home_baseline_end is not None:
-        return (
-            patient.home_baseline_start.isoformat(),
-            patient.home_baseline_end.isoformat(),
-            "baseline period set for the patient",
-        )
-    if patient.surgery_date is not None:
-        last = patient.surgery_date - dt.timedelta(days=1)
-        first = last - dt.timedelta(days=BASELINE_DAYS - 1)
-        pre_op = [d for d in days if first.isoformat() <= d["date"] <= last.isoformat() and d.get("sufficient")]
-        if len(pre_op) >= min_valid_days:
-            return first.isoformat(), last.isoformat(), "pre-op home week (CLINICAL.md §5 rule 4a)"
-    if days:
-        first = dt.date.fromisoformat(days[0]["date"])
-        last = first + dt.timedelta(days=BASELINE_DAYS - 1)
-        return (
-            first.isoformat(),
-            last.isoformat(),
-            "first week of monitoring (default): set the post-op plateau on the patient (CLINICAL.md §5 rule 4b)",
-        )
-    today = dt.date.today().isoformat()
-    return today, today, "no home days yet"
+    """The home baseline of a patient (:func:`gait.trends.home_baseline`): first and last ISO date and what it is."""
+    from gait.trends import home_baseline  # noqa: PLC0415 - numpy/scipy only where trends are asked for
+
+    start, end = patient.home_baseline_start, patient.home_baseline_end
+    chosen = home_baseline(
+        days,
+        period=(start, end) if start is not None and end is not None else None,
+        surgery_date=patient.surgery_date,
+        min_valid_days=min_valid_days,
+        period_source="baseline period set for the patient",
+        plateau_hint="set the post-op plateau on the patient",
+    )
+    if chosen is None:
+        today = dt.date.today().isoformat()
+        return today, today, "no home days yet"
+    return chosen
 
 
 def patient_trends(db: Session, patient: Patient) -> dict[str, Any]:

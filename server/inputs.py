@@ -20,7 +20,7 @@ from firmware_bridge.errors import InputFileError
 from firmware_bridge.readers.dispatch import open_recording, open_sensor_files
 from gait.recording import KNOWN_PLACEMENTS, PELVIS, Recording
 
-__all__ = ["add_input_arguments", "input_sensors", "open_input", "placement_spec", "sensor_spec"]
+__all__ = ["add_input_arguments", "check_output_path", "input_sensors", "open_input", "placement_spec", "sensor_spec"]
 
 
 def sensor_spec(text: str) -> tuple[str, str]:
@@ -157,3 +157,19 @@ def open_input(
         return recording, found, inputs
     recording, found = open_sensor_files(sensors, strict_units=args.strict_units)
     return recording, found, dict(sensors)
+
+
+def check_output_path(option: str, path: Path | None) -> None:
+    """Refuse an output file option (``--json OUT``) that names a folder or a file in a folder that does not exist,
+    before any work is done.
+
+    Raises
+    ------
+    InputFileError
+    """
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputFileError(f"argument {option}: {path} is a folder, expected a file name")
+    if not path.parent.is_dir():
+        raise InputFileError(f"argument {option}: folder {path.parent} does not exist")

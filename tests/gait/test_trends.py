@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import numpy as np
 import pytest
 
 from gait.errors import GaitError
-from gait.trends import TrendAnalyzer, rolling_median
+from gait.trends import TrendAnalyzer, home_baseline, rolling_median
 
 
 def test_rolling_median_equals_a_loop_over_calendar_days() -> None:
@@ -160,3 +162,28 @@ def test_without_enough_baseline_days_the_flags_say_why() -> None:
     doc = HomeTrendReport().run(_home_days(10, change_day=99), baseline=("2026-03-01", "2026-03-02"))
     f6 = next(f for f in doc["flags"] if f["id"] == "F6")
     assert f6["status"] == "insufficient data" and "at least 3 are needed" in f6["text"]
+
+
+def _days(first: str, n: int, sufficient: bool = True) -> list[dict[str, object]]:
+    start = date.fromisoformat(first)
+    return [{"date": (start + timedelta(days=i)).isoformat(), "sufficient": sufficient} for i in range(n)]
+
+
+def test_the_home_baseline_is_the_given_period_else_the_pre_op_week_else_the_first_week() -> None:
+    days = _days("2026-03-01", 20)
+    given = home_baseline(days, period=(date(2026, 3, 10), date(2026, 3, 16)), min_valid_days=3)
+    assert given == ("2026-03-10", "2026-03-16", "baseline period given")
+    # Surgery on the 12th: the week before holds 7 valid days (rule 4a).
+    assert home_baseline(days, surgery_date=date(2026, 3, 12), min_valid_days=3) == (
+        "2026-03-05",
+        "2026-03-11",
+        "pre-op home week (CLINICAL.md §5 rule 4a)",
+    )
+    # Surgery on the 3rd: two days before it, too few: the first week, with the hint to set the plateau (rule 4b).
+    first, last, source = home_baseline(days, surgery_date=date(2026, 3, 3), min_valid_days=3, plateau_hint="do X")
+    assert (first, last) == ("2026-03-01", "2026-03-07")
+    assert source.startswith("first week of monitoring") and "do X" in source and "rule 4b" in source
+    # Pre-op days that do not count are not a baseline either.
+    few = _days("2026-03-05", 7, sufficient=False) + _days("2026-03-12", 5)
+    assert home_baseline(few, surgery_date=date(2026, 3, 12), min_valid_days=3)[0] == "2026-03-05"
+    assert home_baseline([], min_valid_days=3) is None
