@@ -69,6 +69,10 @@ BoolArray = NDArray[np.bool_]
 
 DAILY_SCHEMA: Final = "fusiongait.daily/1"
 _SECONDS_PER_DAY: Final = 86400.0
+#: A run of empty epochs at least this long is time not recorded, not samples lost (see ``_loss_warning``).
+NOT_RECORDED_S: Final = 60.0
+#: Share of the samples lost while recording above which the result warns (as :class:`GaitPipeline` does).
+LOST_WARN_FRACTION: Final = 0.05
 _LEFT, _RIGHT = 0, 1
 # Fewest straight strides in a WB before its turns are left out of its stride-time CV (as gait.summary).
 _MIN_STRAIGHT_STRIDES: Final = 4
@@ -1034,7 +1038,9 @@ class DailyAnalyzer:
             st.tail_continues = False
             st.last_ic = -1
             return end
-        warnings.update(w for w in result.warnings if "sensor height" in w or "lost" in w)
+        # Lost samples are judged once for the whole recording (_loss_warning): a window's own share would count
+        # the time between wear periods as lost, and say so once per window.
+        warnings.update(w for w in result.warnings if "sensor height" in w)
         ic = result.ic_idx + a
         bout = result.bout_of_ic
         upper = end
@@ -1184,6 +1190,9 @@ class DailyAnalyzer:
             utc_offset_s=self.utc_offset_s,
         )
         count = np.concatenate(epochs_valid) if epochs_valid else np.zeros(0)
+        loss = self._loss_warning(count, epoch_len, buf.end, fs)
+        if loss:
+            warnings.add(loss)
         still = np.concatenate(epochs_still) if epochs_still else np.zeros(0, dtype=bool)
         non_wear = np.zeros(still.size, dtype=bool)
         min_run = math.ceil(r.non_wear_still_s / (epoch_len / fs))
@@ -1218,6 +1227,31 @@ class DailyAnalyzer:
             rules=r,
             n_windows=n_windows,
             warnings=tuple(sorted(warnings)),
+        )
+
+    def _loss_warning(self, count: FloatArray, epoch_len: int, n_samples: int, fs: float) -> str:
+        """One warning when the pelvis sensor lost more than ``LOST_WARN_FRACTION`` of its samples while recording.
+
+        Epochs with no sample in a run of at least ``NOT_RECORDED_S`` are time not recorded (the sensor was off, out
+        of range, or between wear periods: the days' ``recorded_s`` says how much); what is missing from the other
+        epochs was lost (dropped packets). Empty when nothing needs saying.
+        """
+        expected = np.full(count.size, float(epoch_len))
+        if count.size:
+            expected[-1] = float(n_samples - (count.size - 1) * epoch_len)
+        not_recorded = np.zeros(count.size, dtype=bool)
+        min_run = math.ceil(NOT_RECORDED_S * fs / epoch_len)
+        for s0, s1 in runs(count == 0):
+            if s1 - s0 >= min_run:
+                not_recorded[s0:s1] = True
+        lost = float((expected - count)[~not_recorded].sum())
+        kept = float(count.sum())
+        if kept + lost == 0 or lost / (kept + lost) <= LOST_WARN_FRACTION:
+            return ""
+        return (
+            f"pelvis sensor lost {100 * lost / (kept + lost):.1f}% of its samples while recording (gaps shorter "
+            f"than {NOT_RECORDED_S:g} s; longer ones count as not recorded); steps next to gaps longer than "
+            f"{self.pipeline.max_bridged_gap_s:g} s are not used"
         )
 
     def _day(

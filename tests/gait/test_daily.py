@@ -191,6 +191,27 @@ def test_a_still_hour_counts_as_not_worn() -> None:
     assert day.steps == 0
 
 
+def test_time_between_wear_periods_is_not_recorded_and_dropouts_are_lost(short_day: SimulatedDay) -> None:
+    rec = short_day.recording()
+    valid = rec.valid.copy()
+    valid[:, 30_000:90_000] = False  # ten minutes off (not recorded: no warning for it)
+
+    def run(v: np.ndarray) -> tuple[str, ...]:
+        gap = Recording(acc_mps2=rec.acc_mps2, gyr_dps=rec.gyr_dps, sampling_rate_hz=FS, placements=rec.placements,
+                        valid=v)  # fmt: skip
+        return DailyAnalyzer(pipeline=GaitPipeline(height_m=1.70), with_kinematics=False).run(gap).warnings
+
+    assert not [w for w in run(valid) if "lost" in w]
+    # Dropped packets while recording: 20-sample holes every 200 samples, 10 % of what was recorded.
+    dropped = valid.copy()
+    for start in range(0, rec.n_samples, 200):
+        dropped[:, start : start + 20] = False
+    (lost,) = [w for w in run(dropped) if "lost" in w]  # one warning for the recording, not one per window
+    recorded = int(valid[0].sum())
+    share = 100 * (recorded - int(dropped[0].sum())) / recorded
+    assert f"lost {share:.1f}% of its samples while recording" in lost, (lost, share)
+
+
 # -------------------------------------------------------------------- Mobilise-D rules and vectorised parts
 def test_walking_bout_rules() -> None:
     # Runs of ICs every 0.5 s; run ids as a pipeline would give them.
