@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from firmware_bridge.session import PLACEMENT_IDS
 
@@ -10,9 +11,13 @@ __all__ = [
     "HEIGHT_RANGE_M",
     "SENSOR_HEIGHT_RANGE_M",
     "body_height_m",
+    "iso_date",
     "positive_number",
     "sensor_height_m",
     "sensor_url",
+    "start_time",
+    "utc_offset_min",
+    "wear_h",
 ]
 
 #: Plausible body heights and sacral-sensor heights above the floor, in metres (the API's patient fields too).
@@ -59,3 +64,46 @@ def body_height_m(text: str) -> float:
 def sensor_height_m(text: str) -> float:
     """``--sensor-height-m``: a sacral-sensor height in :data:`SENSOR_HEIGHT_RANGE_M`."""
     return _metres(text, "a sensor height", *SENSOR_HEIGHT_RANGE_M)
+
+
+def iso_date(text: str) -> dt.date:
+    """A calendar date as ``YYYY-MM-DD`` (``--surgery-date``, ``--baseline-from``, ``--baseline-to``)."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def utc_offset_min(text: str) -> int:
+    """``--utc-offset-min``: the patient's local time minus UTC, whole quarter hours between -840 and 840 minutes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole minutes (e.g. 60 for UTC+01:00), got {text!r}") from None
+    if not -14 * 60 <= value <= 14 * 60 or value % 15:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of quarter hours between -840 and 840 minutes, got {value}"
+        )
+    return value
+
+
+def wear_h(text: str) -> float:
+    """``--min-wear-h``: the wear time a day needs, hours between 0.1 and 24."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.1 <= value <= 24.0:
+        raise argparse.ArgumentTypeError(f"expected hours between 0.1 and 24, got {text!r}")
+    return value
+
+
+def start_time(text: str) -> dt.datetime:
+    """``--start-time``: an ISO-8601 date and time, with its UTC offset (``Z``, ``+01:00``) or without one (then the
+    patient's local time, ``--utc-offset-min``)."""
+    try:
+        return dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 date and time such as 2026-03-02T08:00 or 2026-03-02T07:00Z, got {text!r}"
+        ) from None

@@ -14,17 +14,25 @@ The client alone writes the output folder::
     OUT/summary.csv            one row per recording (key metrics, flags, status, error), rebuilt every run
     OUT/summary.parquet        the same table (pyarrow)
 
+The home mode (``run_batch(..., daily=True)``, ``fusiongait batch --daily``) runs
+:func:`server.analysis.analyze_home_recording` instead, the step of ``fusiongait daily``: still one task per
+recording, which analyses it per local calendar day and builds its trends. It writes ``OUT/reports/<id>.daily.json``,
+``<id>.trends.json`` (``<id>.home.html`` with ``--html``), ``OUT/state/<id>.daily.json`` and
+``OUT/daily_summary.csv`` (and ``.parquet``) with one row per recording-day; the clinic mode's files are left alone.
+
 The analysis key of a recording is a SHA-256 over the content of its input files, the analysis options (heights,
 session header), the input names written into the report and the analysis version (the package version and a
 digest of the analysis code: ``gait/``, ``hardware/`` without the simulator, ``firmware_bridge/``,
-``server/analysis.py``). A re-run skips every recording whose state says ``done`` with the same key, and redoes
-the failed and the changed ones. File hashes are reused while a file's size and modification time are those of
-the last run (``rehash=True`` reads every file again). The state file is written after the report, so a run
-stopped half-way leaves nothing that looks done.
+``server/analysis.py``); in the home mode also the mode and the home options (UTC offset, start time, surgery
+date, baseline period, minimum wear time). A re-run skips every recording whose state says ``done`` with the same
+key, and redoes the failed and the changed ones. File hashes are reused while a file's size and modification time
+are those of the last run (``rehash=True`` reads every file again). The state file is written after the report, so
+a run stopped half-way leaves nothing that looks done.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import dataclasses
@@ -53,11 +61,12 @@ from gait.recording import KNOWN_PLACEMENTS, PELVIS, Recording
 from hardware.capture import MAGIC as CAPTURE_MAGIC
 from hardware.errors import HardwareError
 from server import __version__
-from server.analysis import AnalysisOptions, analyze_recording
-from server.argtypes import HEIGHT_RANGE_M, SENSOR_HEIGHT_RANGE_M
+from server.analysis import AnalysisOptions, HomeOptions, analyze_home_recording, analyze_recording
+from server.argtypes import HEIGHT_RANGE_M, SENSOR_HEIGHT_RANGE_M, iso_date, start_time, utc_offset_min
 from server.errors import ServiceError
 
 __all__ = [
+    "DAILY_SUMMARY_COLUMNS",
     "MANIFEST_SCHEMA",
     "STATE_SCHEMA",
     "SUMMARY_COLUMNS",
@@ -68,6 +77,7 @@ __all__ = [
     "analysis_key",
     "analysis_version",
     "analyze_item",
+    "daily_summary_rows",
     "discover",
     "load_item",
     "read_manifest",
@@ -114,6 +124,17 @@ class BatchItem:
         The report header.
     height_m, sensor_height_m : float, optional
         For step length (at most one).
+    utc_offset_min : int, optional
+        Home mode (``--daily``): the patient's local time minus UTC in minutes (None: 0, UTC).
+    start_time : datetime, optional
+        Home mode: wall-clock time of the first sample, for a recording whose times count from zero (naive: the
+        patient's local time).
+    surgery_date, baseline_from, baseline_to : date, optional
+        Home mode: what chooses the baseline of the trends (CLINICAL.md §5 rule 4).
+    min_wear_h : float, optional
+        Home mode: the wear time a day needs to count (None: the rules file's).
+    source : str
+        The file or folder a reader opens (captures, vendor files and folders).
     """
 
     id: str
@@ -125,6 +146,12 @@ class BatchItem:
     session_label: str | None = None
     height_m: float | None = None
     sensor_height_m: float | None = None
+    utc_offset_min: int | None = None
+    start_time: dt.datetime | None = None
+    surgery_date: dt.date | None = None
+    baseline_from: dt.date | None = None
+    baseline_to: dt.date | None = None
+    min_wear_h: float | None = None
     source: str = ""
 
     def options(self) -> AnalysisOptions:
@@ -135,11 +162,42 @@ class BatchItem:
             session={"patient": self.patient, "date": self.session_date, "label": self.session_label},
         )
 
-    def with_defaults(self, *, height_m: float | None, sensor_height_m: float | None) -> BatchItem:
-        """This item with the batch-wide height applied when it has none of its own."""
-        if self.height_m is not None or self.sensor_height_m is not None:
-            return self
-        return dataclasses.replace(self, height_m=height_m, sensor_height_m=sensor_height_m)
+    def home_options(self) -> HomeOptions:
+        """The options of the day-by-day analysis of this recording (``--daily``)."""
+        period = None
+        if self.baseline_from is not None and self.baseline_to is not None:
+            period = (self.baseline_from, self.baseline_to)
+        return HomeOptions(
+            height_m=self.height_m,
+            sensor_height_m=self.sensor_height_m,
+            utc_offset_min=self.utc_offset_min or 0,
+            min_wear_h=self.min_wear_h,
+            start_time=self.start_time,
+            surgery_date=self.surgery_date,
+            baseline_period=period,
+            patient=self.patient or "",
+            start_time_name="start_time",
+            start_time_hint="give its start_time in a manifest (e.g. 2026-03-02T08:00, docs/batch.md)",
+            plateau_hint="give the post-op plateau as baseline_from/baseline_to in the manifest",
+        )
+
+    def with_defaults(
+        self,
+        *,
+        height_m: float | None,
+        sensor_height_m: float | None,
+        utc_offset_min: int | None = None,
+        min_wear_h: float | None = None,
+    ) -> BatchItem:
+        """This item with the batch-wide height, UTC offset and minimum wear time applied where it has none."""
+        item = self
+        if item.height_m is None and item.sensor_height_m is None:
+            item = dataclasses.replace(item, height_m=height_m, sensor_height_m=sensor_height_m)
+        if item.utc_offset_min is None and utc_offset_min is not None:
+            item = dataclasses.replace(item, utc_offset_min=utc_offset_min)
+        if item.min_wear_h is None and min_wear_h is not None:
+            item = dataclasses.replace(item, min_wear_h=min_wear_h)
+        return item
 
 
 def _is_capture(path: Path) -> bool:
@@ -279,6 +337,11 @@ _MANIFEST_FIELDS = (
     "session_label",
     "height_m",
     "sensor_height_m",
+    "utc_offset_min",
+    "start_time",
+    "surgery_date",
+    "baseline_from",
+    "baseline_to",
 )
 
 
@@ -288,7 +351,8 @@ def read_manifest(path: Path) -> list[BatchItem]:
     Every entry has either ``path`` (a capture, or a vendor file) or one CSV file per sensor (``pelvis``, and
     optionally ``left_thigh``, ``right_thigh``); relative paths are relative to the manifest's folder. Optional:
     ``id`` (default: the path without its suffix), ``patient``, ``session_date`` (YYYY-MM-DD), ``session_label``,
-    ``height_m`` or ``sensor_height_m``.
+    ``height_m`` or ``sensor_height_m``; for the home mode (``--daily``) ``utc_offset_min`` (whole quarter hours),
+    ``start_time`` (ISO-8601), ``surgery_date``, ``baseline_from`` and ``baseline_to`` (YYYY-MM-DD, both or neither).
 
     Raises
     ------
@@ -426,6 +490,23 @@ def _manifest_item(manifest: Path, where: str, entry: Mapping[str, Any], base: P
         heights[key] = value
     if heights["height_m"] is not None and heights["sensor_height_m"] is not None:
         raise fail("give height_m or sensor_height_m, not both")
+    home: dict[str, Any] = {}
+    for key, parse in (
+        ("utc_offset_min", utc_offset_min),
+        ("start_time", start_time),
+        ("surgery_date", iso_date),
+        ("baseline_from", iso_date),
+        ("baseline_to", iso_date),
+    ):
+        home_text = _text(entry, key)
+        try:
+            home[key] = None if home_text is None else parse(home_text)
+        except argparse.ArgumentTypeError as exc:
+            raise fail(f"{key}: {exc}") from None
+    if (home["baseline_from"] is None) != (home["baseline_to"] is None):
+        raise fail("baseline_from and baseline_to: give both, or neither")
+    if home["baseline_from"] is not None and home["baseline_to"] < home["baseline_from"]:
+        raise fail(f"baseline_to: {home['baseline_to']} is before baseline_from {home['baseline_from']}")
     return BatchItem(
         id=item_id,
         kind=kind,
@@ -437,6 +518,7 @@ def _manifest_item(manifest: Path, where: str, entry: Mapping[str, Any], base: P
         height_m=heights["height_m"],
         sensor_height_m=heights["sensor_height_m"],
         source=source,
+        **home,
     )
 
 
@@ -492,9 +574,27 @@ def _input_hashes(item: BatchItem, previous: Mapping[str, Any] | None, *, rehash
     return out
 
 
-def analysis_key(item: BatchItem, input_hashes: Sequence[Mapping[str, Any]], version: str) -> str:
-    """SHA-256 of what the report depends on: input contents, names, options and the analysis version."""
-    document = {
+def _home_key_options(item: BatchItem) -> dict[str, Any]:
+    """The home-mode options as they go into the key and the state (effective values: no offset is UTC)."""
+    return {
+        "utc_offset_min": item.utc_offset_min or 0,
+        "start_time": None if item.start_time is None else item.start_time.isoformat(),
+        "surgery_date": None if item.surgery_date is None else item.surgery_date.isoformat(),
+        "baseline_from": None if item.baseline_from is None else item.baseline_from.isoformat(),
+        "baseline_to": None if item.baseline_to is None else item.baseline_to.isoformat(),
+        "min_wear_h": item.min_wear_h,
+    }
+
+
+def analysis_key(
+    item: BatchItem, input_hashes: Sequence[Mapping[str, Any]], version: str, *, daily: bool = False
+) -> str:
+    """SHA-256 of what the outputs depend on: input contents, names, options, the mode and the analysis version.
+
+    ``daily=True`` (the home mode) adds the mode and the home options (UTC offset, start time, surgery date,
+    baseline period, minimum wear time), so a re-run in the other mode or with other options is not a skip.
+    """
+    document: dict[str, Any] = {
         "kind": item.kind,
         "inputs": [[e["placement"], e["sha256"]] for e in input_hashes],
         "names": dict(item.names),
@@ -505,13 +605,20 @@ def analysis_key(item: BatchItem, input_hashes: Sequence[Mapping[str, Any]], ver
         },
         "version": version,
     }
+    if daily:
+        document["mode"] = "daily"
+        document["home"] = _home_key_options(item)
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------------------- the task
 @dataclass(frozen=True, slots=True)
 class ItemOutcome:
-    """What a task sends back: the report (or the reason there is none), with the time it took and where."""
+    """What a task sends back: the report (or the reason there is none), with the time it took and where.
+
+    In the home mode (``--daily``) ``report`` is the daily document (``fusiongait.daily/1``), ``trends`` the trends
+    (``fusiongait.home_trends/1``) and ``html`` the home report.
+    """
 
     id: str
     status: Literal["done", "failed"]
@@ -521,6 +628,7 @@ class ItemOutcome:
     elapsed_s: float
     worker: str
     html: str | None = None
+    trends: dict[str, Any] | None = None
 
 
 def load_item(item: BatchItem) -> tuple[Recording, list[str]]:
@@ -552,7 +660,9 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).splitlines()).strip()
 
 
-def analyze_item(item: BatchItem, expected_version: str | None = None, html: bool = False) -> ItemOutcome:
+def analyze_item(
+    item: BatchItem, expected_version: str | None = None, html: bool = False, daily: bool = False
+) -> ItemOutcome:
     """Analyse one recording (the Dask task). Never raises for bad data: the reason comes back as ``error``.
 
     Parameters
@@ -562,11 +672,14 @@ def analyze_item(item: BatchItem, expected_version: str | None = None, html: boo
         The client's :func:`analysis_version`; a worker running other code refuses the task (a cluster whose
         workers have another FusionGait would otherwise write reports under a key they do not match).
     html : bool
-        Also render the HTML report.
+        Also render the HTML report (the home report with ``daily``).
+    daily : bool
+        The home mode: :func:`server.analysis.analyze_home_recording` (per local calendar day, with the trends)
+        instead of the clinic analysis.
     """
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    report = html_text = None
+    report = html_text = trends = None
     warnings: list[str] = []
     try:
         if expected_version is not None and analysis_version() != expected_version:
@@ -575,14 +688,23 @@ def analyze_item(item: BatchItem, expected_version: str | None = None, html: boo
                 "the same version on every worker"
             )
         recording, reader_warnings = load_item(item)
-        outcome = analyze_recording(
-            recording, options=item.options(), reader_warnings=reader_warnings, inputs=dict(item.names)
-        )
-        report, warnings = outcome.report, outcome.warnings
-        if html:
-            from server.report_html import render_html  # noqa: PLC0415 - only with --html
+        if daily:
+            home = analyze_home_recording(recording, options=item.home_options())
+            report, trends = home.daily, home.trends
+            warnings = list(dict.fromkeys([*reader_warnings, *home.warnings]))
+            if html:
+                from server.home_report import render_home_html  # noqa: PLC0415 - only with --html
 
-            html_text = render_html(report)
+                html_text = render_home_html(trends)
+        else:
+            outcome = analyze_recording(
+                recording, options=item.options(), reader_warnings=reader_warnings, inputs=dict(item.names)
+            )
+            report, warnings = outcome.report, outcome.warnings
+            if html:
+                from server.report_html import render_html  # noqa: PLC0415 - only with --html
+
+                html_text = render_html(report)
     except (BridgeError, HardwareError, GaitError, ServiceError, OSError) as exc:
         status, error = "failed", _one_line(exc)
     except Exception as exc:  # a bug in one recording's analysis must not stop the cohort
@@ -598,6 +720,7 @@ def analyze_item(item: BatchItem, expected_version: str | None = None, html: boo
         elapsed_s=round(time.perf_counter() - t0, 3),
         worker=worker,
         html=html_text,
+        trends=trends,
     )
 
 
@@ -734,23 +857,142 @@ def summary_row(
     return row
 
 
-def _csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
+#: Day columns of the home-mode summary: (name, type, key of the daily document's day entry, factor to the unit).
+_DAY_METRICS: tuple[tuple[str, str, str, float], ...] = (
+    ("recorded_h", "float", "recorded_s", 1 / 3600),
+    ("wear_h", "float", "wear_s", 1 / 3600),
+    ("non_wear_h", "float", "non_wear_s", 1 / 3600),
+    ("steps", "int", "steps", 1.0),
+    ("walking_min", "float", "walking_s", 1 / 60),
+    ("n_wb", "int", "n_wb", 1.0),
+    ("wb_duration_median_s", "float", "wb_duration_median_s", 1.0),
+    ("wb_duration_p90_s", "float", "wb_duration_p90_s", 1.0),
+    ("cadence_spm", "float", "cadence_spm", 1.0),
+    ("walking_speed_median_mps", "float", "walking_speed_median_mps", 1.0),
+    ("walking_speed_p90_mps", "float", "walking_speed_p90_mps", 1.0),
+    ("walking_speed_10_30_mps", "float", "walking_speed_10_30_mps", 1.0),
+    ("walking_speed_30_mps", "float", "walking_speed_30_mps", 1.0),
+    ("stride_length_10_30_m", "float", "stride_length_10_30_m", 1.0),
+    ("stride_length_30_m", "float", "stride_length_30_m", 1.0),
+    ("stride_time_s", "float", "stride_time_s", 1.0),
+    ("stride_time_cv_pct", "float", "stride_time_cv_pct", 1.0),
+    ("stride_time_cv_in_bout_pct", "float", "stride_time_cv_in_bout_pct", 1.0),
+)
+
+DAILY_SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "str"),
+    ("status", "str"),
+    ("error", "str"),
+    ("analysed_this_run", "bool"),
+    ("patient", "str"),
+    ("kind", "str"),
+    ("inputs", "str"),
+    ("daily_report", "str"),
+    ("trends_report", "str"),
+    ("utc_offset_min", "int"),
+    ("date", "str"),
+    ("sufficient", "bool"),
+    ("reasons", "str"),
+    *((name, kind) for name, kind, _, _ in _DAY_METRICS),
+    ("kinematics_n_bouts", "int"),
+    ("kinematics_sufficient", "bool"),
+    ("baseline_from", "str"),
+    ("baseline_to", "str"),
+    ("flags", "str"),
+    ("flags_insufficient_data", "str"),
+    ("n_warnings", "int"),
+    ("norms_version", "str"),
+    ("analysis_version", "str"),
+    ("analysis_key", "str"),
+    ("elapsed_s", "float"),
+    ("worker", "str"),
+)
+
+
+def daily_summary_rows(
+    item: BatchItem,
+    state: Mapping[str, Any],
+    daily: Mapping[str, Any] | None,
+    trends: Mapping[str, Any] | None,
+    *,
+    ran: bool,
+    report_paths: tuple[str, str],
+) -> list[dict[str, Any]]:
+    """The home-mode summary rows of one recording: one per calendar day of its daily document.
+
+    A recording that failed (or whose documents are missing) is one row with its status and error and no date.
+    Day values are the daily document's, in the unit the column names (hours, minutes); ``flags`` lists the home
+    arm's flagged patterns of the recording's trends (the same on each of its rows).
+    """
+    base: dict[str, Any] = {name: None for name, _ in DAILY_SUMMARY_COLUMNS}
+    base.update(
+        id=item.id,
+        status=state.get("status", "failed"),
+        error=state.get("error") or "",
+        analysed_this_run=ran,
+        patient=item.patient,
+        kind=item.kind,
+        inputs=";".join(f"{p}={n}" if p else n for p, n in item.names.items()),
+        utc_offset_min=item.utc_offset_min or 0,
+        analysis_version=state.get("analysis_version"),
+        analysis_key=state.get("analysis_key"),
+        elapsed_s=state.get("elapsed_s"),
+        worker=state.get("worker"),
+    )
+    days = [d for d in (daily or {}).get("days", []) if isinstance(d, dict)]
+    if daily is None or trends is None or not days:
+        return [base]
+    flags = [f for f in trends.get("flags", []) if isinstance(f, dict)]
+    base.update(
+        daily_report=report_paths[0],
+        trends_report=report_paths[1],
+        baseline_from=_get(trends, "baseline", "from"),
+        baseline_to=_get(trends, "baseline", "to"),
+        flags=";".join(str(f["id"]) for f in flags if f.get("status") == "flagged"),
+        flags_insufficient_data=";".join(str(f["id"]) for f in flags if f.get("status") == "insufficient data"),
+        n_warnings=len(daily.get("warnings", [])),
+        norms_version=daily.get("norms_version"),
+    )
+    rows = []
+    for day in days:
+        row = dict(base)
+        row.update(
+            date=day.get("date"),
+            sufficient=bool(day.get("sufficient")),
+            reasons="; ".join(str(r) for r in day.get("reasons") or []),
+        )
+        for name, kind, key, factor in _DAY_METRICS:
+            value = _value(day.get(key))
+            if value is not None and kind == "int":
+                row[name] = int(value)
+            elif value is not None:
+                row[name] = value if factor == 1.0 else round(value * factor, 4)
+        kinematics = day.get("kinematics") or {}
+        row["kinematics_n_bouts"] = kinematics.get("n_bouts")
+        row["kinematics_sufficient"] = kinematics.get("sufficient")
+        rows.append(row)
+    return rows
+
+
+def _csv_bytes(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]] = SUMMARY_COLUMNS) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([name for name, _ in SUMMARY_COLUMNS])
+    writer.writerow([name for name, _ in columns])
     for row in rows:
-        writer.writerow(["" if row[name] is None else row[name] for name, _ in SUMMARY_COLUMNS])
+        writer.writerow(["" if row[name] is None else row[name] for name, _ in columns])
     return buffer.getvalue().encode()
 
 
-def _write_parquet(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
+def _write_parquet(
+    path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]] = SUMMARY_COLUMNS
+) -> bool:
     try:
         import pyarrow as pa  # noqa: PLC0415 - optional at run time
         import pyarrow.parquet as pq  # noqa: PLC0415
     except ImportError:
         return False
     types = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
-    schema = pa.schema([(name, types[kind]) for name, kind in SUMMARY_COLUMNS])
+    schema = pa.schema([(name, types[kind]) for name, kind in columns])
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
@@ -761,7 +1003,8 @@ def _write_parquet(path: Path, rows: Sequence[Mapping[str, Any]]) -> bool:
 # ----------------------------------------------------------------------------------------- the run
 @dataclass
 class BatchResult:
-    """What a run did. ``rows`` is the summary table (also in ``OUT/summary.csv`` and ``.parquet``)."""
+    """What a run did. ``rows`` is the summary table (also in ``OUT/summary.csv`` and ``.parquet``; in the home mode
+    ``OUT/daily_summary.csv`` and ``.parquet``, one row per recording-day)."""
 
     total: int
     analysed: int
@@ -774,8 +1017,55 @@ class BatchResult:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def _report_paths(out: Path, item_id: str) -> tuple[Path, Path, Path]:
-    return out / "reports" / f"{item_id}.json", out / "reports" / f"{item_id}.html", out / "state" / f"{item_id}.json"
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    """Where one recording's outputs go: the report (the daily document in the home mode), the trends (home mode
+    only), the HTML and the state. The two modes keep apart files, so neither overwrites the other's."""
+
+    report: Path
+    trends: Path | None
+    html: Path
+    state: Path
+
+    def outputs(self) -> list[Path]:
+        return [p for p in (self.report, self.trends, self.html) if p is not None]
+
+
+def _paths(out: Path, item_id: str, *, daily: bool = False) -> _Paths:
+    reports = out / "reports"
+    if daily:
+        return _Paths(
+            report=reports / f"{item_id}.daily.json",
+            trends=reports / f"{item_id}.trends.json",
+            html=reports / f"{item_id}.home.html",
+            state=out / "state" / f"{item_id}.daily.json",
+        )
+    return _Paths(
+        report=reports / f"{item_id}.json",
+        trends=None,
+        html=reports / f"{item_id}.html",
+        state=out / "state" / f"{item_id}.json",
+    )
+
+
+def _rows(
+    item: BatchItem,
+    state: Mapping[str, Any],
+    report: Mapping[str, Any] | None,
+    trends: Mapping[str, Any] | None,
+    *,
+    ran: bool,
+    out: Path,
+    daily: bool,
+) -> list[dict[str, Any]]:
+    """The summary rows of one recording in the mode of the run."""
+    paths = _paths(out, item.id, daily=daily)
+    rel = paths.report.relative_to(out).as_posix()
+    if not daily:
+        return [summary_row(item, state, report, ran=ran, report_path=rel)]
+    assert paths.trends is not None
+    rels = (rel, paths.trends.relative_to(out).as_posix())
+    return daily_summary_rows(item, state, report, trends, ran=ran, report_paths=rels)
 
 
 def run_batch(
@@ -787,6 +1077,7 @@ def run_batch(
     rehash: bool = False,
     force: bool = False,
     progress: bool = True,
+    daily: bool = False,
 ) -> BatchResult:
     """Analyse every item not already done on the Dask cluster of ``client``, write reports, state and summary.
 
@@ -806,6 +1097,11 @@ def run_batch(
         Redo every recording, done or not.
     progress : bool
         Draw a progress bar on stderr (tqdm).
+    daily : bool
+        The home mode: each recording analysed per local calendar day with its trends
+        (:func:`server.analysis.analyze_home_recording`); ``OUT/reports/<id>.daily.json``, ``<id>.trends.json``
+        (``<id>.home.html`` with ``html``), state in ``OUT/state/<id>.daily.json``, and ``OUT/daily_summary.csv``
+        (and ``.parquet``) with one row per recording-day instead of ``OUT/summary.csv``.
 
     Returns
     -------
@@ -826,41 +1122,43 @@ def run_batch(
         todo: list[BatchItem] = []
         ran: set[str] = set()
         for item in items:
-            report_path, html_path, state_path = _report_paths(out, item.id)
-            previous = _read_json(state_path)
+            paths = _paths(out, item.id, daily=daily)
+            previous = _read_json(paths.state)
             previous = previous if isinstance(previous, dict) and previous.get("schema") == STATE_SCHEMA else None
             try:
                 inputs = _input_hashes(item, previous, rehash=rehash)
             except OSError as exc:
-                states[item.id] = _state(item, "failed", f"cannot read the input: {_one_line(exc)}", None, [], version)
-                write_atomic(state_path, _json_bytes(states[item.id]))
+                error = f"cannot read the input: {_one_line(exc)}"
+                states[item.id] = _state(item, "failed", error, None, [], version, daily=daily)
+                write_atomic(paths.state, _json_bytes(states[item.id]))
                 ran.add(item.id)
                 continue
-            key = analysis_key(item, inputs, version)
+            key = analysis_key(item, inputs, version, daily=daily)
             done = (
                 not force
                 and previous is not None
                 and previous.get("status") == "done"
                 and previous.get("analysis_key") == key
-                and report_path.is_file()
-                and (not html or html_path.is_file())
+                and all(p.is_file() for p in paths.outputs() if p != paths.html or html)
             )
             if done:
                 assert previous is not None
                 states[item.id] = previous
             else:
-                states[item.id] = _state(item, "queued", "", key, inputs, version)
+                states[item.id] = _state(item, "queued", "", key, inputs, version, daily=daily)
                 todo.append(item)
 
         by_id = {i.id: i for i in todo}
-        fresh_rows: dict[str, dict[str, Any]] = {}  # summary rows of this run's tasks, made from the report in hand
+        fresh_rows: dict[str, list[dict[str, Any]]] = {}  # summary rows of this run's tasks, from the documents in hand
         if todo:
+            task = "fusiongait-daily" if daily else "fusiongait-analyze"
             futures = client.map(
                 analyze_item,
                 todo,
                 expected_version=version,
                 html=html,
-                key=[f"fusiongait-analyze-{states[i.id]['analysis_key'][:16]}-{n}" for n, i in enumerate(todo)],
+                daily=daily,
+                key=[f"{task}-{states[i.id]['analysis_key'][:16]}-{n}" for n, i in enumerate(todo)],
                 pure=False,
             )
             owner = {f.key: i.id for f, i in zip(futures, todo, strict=True)}
@@ -869,10 +1167,11 @@ def run_batch(
                 for future, result in as_completed(futures, with_results=True, raise_errors=False):  # type: ignore[no-untyped-call]
                     item_id = owner[future.key]
                     state = states[item_id]
-                    _store(out, by_id[item_id], state, result)
-                    report = result.report if isinstance(result, ItemOutcome) and state["status"] == "done" else None
-                    rel = _report_paths(out, item_id)[0].relative_to(out).as_posix()
-                    fresh_rows[item_id] = summary_row(by_id[item_id], state, report, ran=True, report_path=rel)
+                    _store(out, by_id[item_id], state, result, daily=daily)
+                    ok = isinstance(result, ItemOutcome) and state["status"] == "done"
+                    report = result.report if ok else None
+                    trends = result.trends if ok else None
+                    fresh_rows[item_id] = _rows(by_id[item_id], state, report, trends, ran=True, out=out, daily=daily)
                     ran.add(item_id)
                     future.release()
                     bar.update(1)
@@ -885,17 +1184,20 @@ def run_batch(
         rows = []
         for item in items:
             if item.id in fresh_rows:
-                rows.append(fresh_rows[item.id])
+                rows += fresh_rows[item.id]
                 continue
-            state = states[item.id]  # skipped (or never run): its report is the one on disk
-            report_path = _report_paths(out, item.id)[0]
-            report = _read_json(report_path) if state.get("status") == "done" else None
-            rel = report_path.relative_to(out).as_posix()
-            rows.append(summary_row(item, state, report, ran=item.id in ran, report_path=rel))
-        summary_csv = out / "summary.csv"
-        write_atomic(summary_csv, _csv_bytes(rows))
-        parquet = out / "summary.parquet"
-        summary_parquet = parquet if _write_parquet(parquet, rows) else None
+            state = states[item.id]  # skipped (or never run): its documents are the ones on disk
+            paths = _paths(out, item.id, daily=daily)
+            is_done = state.get("status") == "done"
+            report = _read_json(paths.report) if is_done else None
+            trends = _read_json(paths.trends) if is_done and paths.trends is not None else None
+            rows += _rows(item, state, report, trends, ran=item.id in ran, out=out, daily=daily)
+        columns = DAILY_SUMMARY_COLUMNS if daily else SUMMARY_COLUMNS
+        stem = "daily_summary" if daily else "summary"
+        summary_csv = out / f"{stem}.csv"
+        write_atomic(summary_csv, _csv_bytes(rows, columns))
+        parquet = out / f"{stem}.parquet"
+        summary_parquet = parquet if _write_parquet(parquet, rows, columns) else None
     failures = {r["id"]: r["error"] for r in rows if r["status"] != "done"}
     return BatchResult(
         total=len(items),
@@ -911,21 +1213,32 @@ def run_batch(
 
 
 def _state(
-    item: BatchItem, status: str, error: str, key: str | None, inputs: list[dict[str, Any]], version: str
+    item: BatchItem,
+    status: str,
+    error: str,
+    key: str | None,
+    inputs: list[dict[str, Any]],
+    version: str,
+    *,
+    daily: bool = False,
 ) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "height_m": item.height_m,
+        "sensor_height_m": item.sensor_height_m,
+        "session": {"patient": item.patient, "date": item.session_date, "label": item.session_label},
+    }
+    if daily:
+        options["home"] = _home_key_options(item)
     return {
         "schema": STATE_SCHEMA,
         "id": item.id,
+        "mode": "daily" if daily else "clinic",
         "status": status,
         "error": error,
         "analysis_key": key,
         "analysis_version": version,
         "inputs": inputs,
-        "options": {
-            "height_m": item.height_m,
-            "sensor_height_m": item.sensor_height_m,
-            "session": {"patient": item.patient, "date": item.session_date, "label": item.session_label},
-        },
+        "options": options,
         "warnings": [],
         "elapsed_s": None,
         "worker": None,
@@ -933,21 +1246,23 @@ def _state(
     }
 
 
-def _store(out: Path, item: BatchItem, state: dict[str, Any], result: Any) -> None:
-    """Write one finished task: the report (and HTML) first, then its state, so 'done' implies the report."""
-    report_path, html_path, state_path = _report_paths(out, item.id)
+def _store(out: Path, item: BatchItem, state: dict[str, Any], result: Any, *, daily: bool = False) -> None:
+    """Write one finished task: its documents (and HTML) first, then its state, so 'done' implies the documents."""
+    paths = _paths(out, item.id, daily=daily)
     if isinstance(result, ItemOutcome):
         state.update(status=result.status, error=result.error, warnings=result.warnings)
         state.update(elapsed_s=result.elapsed_s, worker=result.worker)
         if result.status == "done" and result.report is not None:
-            write_atomic(report_path, _json_bytes(result.report))
+            write_atomic(paths.report, _json_bytes(result.report))
+            if paths.trends is not None and result.trends is not None:
+                write_atomic(paths.trends, _json_bytes(result.trends))
             if result.html is not None:
-                write_atomic(html_path, result.html.encode())
+                write_atomic(paths.html, result.html.encode())
     else:  # the task itself failed: a worker died (KilledWorker), the cluster went away, ...
         state.update(status="failed", error=f"task failed: {type(result).__name__}: {_one_line(result)}")
     if state["status"] != "done":
-        for stale in (report_path, html_path):
+        for stale in paths.outputs():
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
     state["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    write_atomic(state_path, _json_bytes(state))
+    write_atomic(paths.state, _json_bytes(state))

@@ -4,6 +4,10 @@
 
     fusiongait batch INPUT_DIR_OR_MANIFEST --out DIR [--scheduler tcp://host:8786 | --workers N]
                      [--height-m 1.75 | --sensor-height-m 0.95] [--html] [--force] [--rehash] [--no-progress]
+                     [--daily [--utc-offset-min M] [--min-wear-h H]]
+
+``--daily`` is the home mode: each recording (one task, as in the clinic mode) analysed per local calendar day with
+its trends, as ``fusiongait daily`` does for one file; one summary row per recording-day (docs/batch.md).
 
 Without ``--scheduler`` a local cluster of ``--workers`` processes (default: one per core) runs the tasks; with it,
 the cluster at that address (its workers must have the same FusionGait installed and read the input paths). Exit
@@ -21,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from server.argtypes import body_height_m, sensor_height_m
+from server.argtypes import body_height_m, sensor_height_m, utc_offset_min, wear_h
 from server.batch import BatchError, BatchItem, discover, read_manifest, run_batch
 
 __all__ = ["add_batch_parser", "local_client"]
@@ -65,6 +69,25 @@ def add_batch_parser(commands: Any) -> None:
         help="sacral sensor height for recordings without one",
     )
     batch.add_argument("--html", action="store_true", help="also write an HTML report per recording")
+    batch.add_argument(
+        "--daily",
+        action="store_true",
+        help="home mode: analyse each recording per local calendar day with its trends (as fusiongait daily); "
+        "OUT/daily_summary.csv has one row per recording-day",
+    )
+    batch.add_argument(
+        "--utc-offset-min",
+        type=utc_offset_min,
+        metavar="M",
+        help="with --daily: the patients' local time minus UTC in minutes for recordings whose manifest entry has "
+        "no utc_offset_min (default 0)",
+    )
+    batch.add_argument(
+        "--min-wear-h",
+        type=wear_h,
+        metavar="H",
+        help="with --daily: wear time a day needs to count (default: the rules file's, 12 h)",
+    )
     batch.add_argument("--force", action="store_true", help="redo every recording, even those already done")
     batch.add_argument("--rehash", action="store_true", help="hash every input again (not only changed files)")
     batch.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -109,11 +132,22 @@ def _items(args: argparse.Namespace) -> list[BatchItem]:
         items = read_manifest(source)
     else:
         raise BatchError(f"{source} does not exist")
-    return [i.with_defaults(height_m=args.height_m, sensor_height_m=args.sensor_height_m) for i in items]
+    return [
+        i.with_defaults(
+            height_m=args.height_m,
+            sensor_height_m=args.sensor_height_m,
+            utc_offset_min=args.utc_offset_min,
+            min_wear_h=args.min_wear_h,
+        )
+        for i in items
+    ]
 
 
 def _batch(args: argparse.Namespace) -> int:
     try:
+        for option, value in (("--utc-offset-min", args.utc_offset_min), ("--min-wear-h", args.min_wear_h)):
+            if value is not None and not args.daily:
+                raise BatchError(f"argument {option}: only with --daily (the home mode)")
         items = _items(args)
         if args.out.exists() and not args.out.is_dir():
             raise BatchError(f"--out {args.out} is a file, expected a folder")
@@ -132,6 +166,7 @@ def _batch(args: argparse.Namespace) -> int:
                 rehash=args.rehash,
                 force=args.force,
                 progress=not args.no_progress,
+                daily=args.daily,
             )
     except BatchError as exc:
         print(f"fusiongait: error: {exc.message}", file=sys.stderr)
@@ -146,5 +181,7 @@ def _batch(args: argparse.Namespace) -> int:
         f"{result.total} recordings: {done} done ({result.analysed} analysed in this run, {result.skipped} already "
         f"done), {result.failed} failed; {result.elapsed_s:.1f} s"
     )
+    if args.daily:
+        print(f"{sum(1 for r in result.rows if r['date'] is not None)} recording-days")
     print(f"summary: {result.summary_csv}" + (f" and {result.summary_parquet}" if result.summary_parquet else ""))
     return 0 if result.failed == 0 else 1

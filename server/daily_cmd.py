@@ -22,62 +22,18 @@ personal MDC95, the home arm of F1-F6); ``--html`` the home report a clinician r
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from firmware_bridge.atomic import write_atomic
 from firmware_bridge.errors import InputFileError
-from gait.recording import Recording
-from server.argtypes import body_height_m, sensor_height_m
+from server.analysis import WALL_CLOCK_FROM, HomeOptions, analyze_home_recording
+from server.argtypes import body_height_m, iso_date, sensor_height_m, start_time, utc_offset_min, wear_h
 from server.inputs import add_input_arguments, check_output_path, open_input
 
 __all__ = ["WALL_CLOCK_FROM", "add_daily_parser", "summary_text"]
-
-#: A recording whose first sample is before this is not on a wall clock (its times count from the start).
-WALL_CLOCK_FROM: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-def _utc_offset_min(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole minutes (e.g. 60 for UTC+01:00), got {text!r}") from None
-    if not -14 * 60 <= value <= 14 * 60 or value % 15:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of quarter hours between -840 and 840 minutes, got {value}"
-        )
-    return value
-
-
-def _wear_h(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.1 <= value <= 24.0:
-        raise argparse.ArgumentTypeError(f"expected hours between 0.1 and 24, got {text!r}")
-    return value
-
-
-def _start_time(text: str) -> dt.datetime:
-    """``--start-time``: an ISO-8601 date and time, with its UTC offset (``Z``, ``+01:00``) or without one (then the
-    patient's local time, ``--utc-offset-min``)."""
-    try:
-        return dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO-8601 date and time such as 2026-03-02T08:00 or 2026-03-02T07:00Z, got {text!r}"
-        ) from None
 
 
 def add_daily_parser(commands: Any) -> None:
@@ -95,21 +51,21 @@ def add_daily_parser(commands: Any) -> None:
     add_input_arguments(daily)
     daily.add_argument(
         "--utc-offset-min",
-        type=_utc_offset_min,
+        type=utc_offset_min,
         default=0,
         metavar="M",
         help="the patient's local time minus UTC in minutes (60 for UTC+01:00); days start at local midnight",
     )
     daily.add_argument(
         "--start-time",
-        type=_start_time,
+        type=start_time,
         metavar="ISO-8601",
         help="wall-clock time of the first sample (e.g. 2026-03-02T08:00, local time; or with Z / +01:00), for a "
         "file whose times count from zero",
     )
     daily.add_argument(
         "--min-wear-h",
-        type=_wear_h,
+        type=wear_h,
         metavar="H",
         help="wear time a day needs to count (default: the rules file's, 12 h), for a protocol with shorter wear",
     )
@@ -119,11 +75,11 @@ def add_daily_parser(commands: Any) -> None:
         "--sensor-height-m", type=sensor_height_m, metavar="M", help="sacral sensor height above the floor"
     )
     daily.add_argument(
-        "--surgery-date", type=_date, metavar="YYYY-MM-DD", help="the week before it is the baseline when it has "
+        "--surgery-date", type=iso_date, metavar="YYYY-MM-DD", help="the week before it is the baseline when it has "
         "enough valid days (CLINICAL.md §5 rule 4a)"
     )  # fmt: skip
-    daily.add_argument("--baseline-from", type=_date, metavar="YYYY-MM-DD", help="first day of the baseline period")
-    daily.add_argument("--baseline-to", type=_date, metavar="YYYY-MM-DD", help="last day of the baseline period")
+    daily.add_argument("--baseline-from", type=iso_date, metavar="YYYY-MM-DD", help="first day of the baseline period")
+    daily.add_argument("--baseline-to", type=iso_date, metavar="YYYY-MM-DD", help="last day of the baseline period")
     daily.add_argument("--patient", metavar="ID", help="patient code for the report header")
     daily.add_argument("--json", type=Path, metavar="OUT.json", help="write the daily document here")
     daily.add_argument("--trends-json", type=Path, metavar="OUT.json", help="write the trends document here")
@@ -134,24 +90,6 @@ def add_daily_parser(commands: Any) -> None:
 
 def _warn(text: object) -> None:
     print(f"fusiongait: warning: {' '.join(str(text).splitlines())}", file=sys.stderr)
-
-
-def _on_wall_clock(recording: Recording, args: argparse.Namespace) -> Recording:
-    """The recording with its first sample at the wall-clock time it was taken (``--start-time`` or its own)."""
-    if args.start_time is not None:
-        moment: dt.datetime = args.start_time
-        if moment.tzinfo is None:  # the patient's local time
-            moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(minutes=args.utc_offset_min)))
-        if recording.start_time_s >= WALL_CLOCK_FROM.timestamp():
-            own = dt.datetime.fromtimestamp(recording.start_time_s, dt.UTC).isoformat(timespec="seconds")
-            _warn(f"--start-time {moment.isoformat()} replaces the recording's own start time, {own}")
-        return dataclasses.replace(recording, start_time_s=moment.timestamp())
-    if recording.start_time_s < WALL_CLOCK_FROM.timestamp():
-        raise InputFileError(
-            f"the recording's times start at {recording.start_time_s:.3f} s, not at a date: calendar days need the "
-            "wall-clock time of its first sample; give --start-time (e.g. --start-time 2026-03-02T08:00)"
-        )
-    return recording
 
 
 def _baseline_period(args: argparse.Namespace) -> tuple[dt.date, dt.date] | None:
@@ -168,52 +106,25 @@ def _baseline_period(args: argparse.Namespace) -> tuple[dt.date, dt.date] | None
 
 
 def _daily(args: argparse.Namespace) -> int:
-    from gait.daily import DailyAnalyzer, DailyRules  # noqa: PLC0415 - heavy imports, only when analysing
-    from gait.pipeline import GaitPipeline  # noqa: PLC0415
-    from gait.trends import HomeTrendReport, TrendAnalyzer, home_baseline  # noqa: PLC0415
-
     for option, path in (("--json", args.json), ("--trends-json", args.trends_json), ("--html", args.html)):
         check_output_path(option, path)
-    period = _baseline_period(args)
+    options = HomeOptions(
+        height_m=args.height_m,
+        sensor_height_m=args.sensor_height_m,
+        utc_offset_min=args.utc_offset_min,
+        min_wear_h=args.min_wear_h,
+        start_time=args.start_time,
+        surgery_date=args.surgery_date,
+        baseline_period=_baseline_period(args),
+        patient=args.patient or "",
+    )
     recording, reader_warnings, _inputs = open_input(args)
     for text in reader_warnings:
         _warn(text)
-    recording = _on_wall_clock(recording, args)
-
-    rules = DailyRules.from_rules()
-    if args.min_wear_h is not None:
-        rules = dataclasses.replace(rules, min_wear_s=args.min_wear_h * 3600.0)
-    analyzer = DailyAnalyzer(
-        pipeline=GaitPipeline(height_m=args.height_m, sensor_height_m=args.sensor_height_m),
-        rules=rules,
-        utc_offset_s=args.utc_offset_min * 60.0,
-    )
-    daily = analyzer.run(recording).to_json()
-    for text in daily["warnings"]:
+    outcome = analyze_home_recording(recording, options=options)
+    for text in outcome.warnings:
         _warn(text)
-
-    trend_analyzer = TrendAnalyzer()
-    baseline = home_baseline(
-        daily["days"],
-        period=period,
-        surgery_date=args.surgery_date,
-        min_valid_days=trend_analyzer.min_valid_days,
-        plateau_hint="give the post-op plateau with --baseline-from/--baseline-to",
-    )
-    if baseline is None:
-        raise InputFileError("the recording holds no calendar day with data")
-    trends = HomeTrendReport(analyzer=trend_analyzer, min_strides_per_side=rules.kinematics_min_strides_per_side).run(
-        daily["days"], baseline=baseline[:2], baseline_source=baseline[2]
-    )
-    trends = {
-        **trends,
-        "patient": {
-            "id": None,
-            "code": args.patient or "",
-            "surgery_date": None if args.surgery_date is None else args.surgery_date.isoformat(),
-        },
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
+    daily, trends = outcome.daily, outcome.trends
 
     try:
         _write_outputs(args, daily, trends)
