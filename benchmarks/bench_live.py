@@ -25,6 +25,8 @@ server that does not send them, the newest packet of the trace before the stride
 
 CPU: the user+system time of the service's process and its worker processes over wall time (``/proc/PID/stat``)
 per minute of the session (a worker that ends within a minute is not counted; the service's workers do not).
+Memory: the resident set (VmRSS) of the same processes at the start and after every minute; with the latency per
+10 minutes of the session, it shows whether a long session (``--duration-s 3600``) drifts.
 
 Run::
 
@@ -79,6 +81,23 @@ def _cpu_s(pid: int) -> float:
         except OSError:
             continue
         total += sum(_cpu_s(int(child)) for child in children)
+    return total
+
+
+def _rss_mib(pid: int) -> float:
+    """Resident memory (VmRSS) of ``pid`` and of every process under it, MiB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    total = kib / 1024
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(_rss_mib(int(child)) for child in children)
     return total
 
 
@@ -165,12 +184,13 @@ async def run(duration_s: float, n_viewers: int, data_dir: Path, raw: Path | Non
             received: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in range(n_viewers)]
             ws_url = f"ws://127.0.0.1:{port}/api/v1/sessions/{session['id']}/live/ws"
             viewers = [asyncio.create_task(_viewer(ws_url, token, stop, received[i])) for i in range(n_viewers)]
-            cpu_minutes = []
+            cpu_minutes, rss_minutes = [], [round(_rss_mib(server.pid), 1)]
             last_cpu, last_wall = cpu0, wall0
             while time.monotonic() - wall0 < duration_s:
                 await asyncio.sleep(min(60.0, duration_s - (time.monotonic() - wall0)))
                 cpu, wall = _cpu_s(server.pid), time.monotonic()
                 cpu_minutes.append(round(100 * (cpu - last_cpu) / (wall - last_wall), 2))
+                rss_minutes.append(round(_rss_mib(server.pid), 1))
                 last_cpu, last_wall = cpu, wall
             cpu_total = 100 * (_cpu_s(server.pid) - cpu0) / (time.monotonic() - wall0)
             load.append(round(os.getloadavg()[0], 2))
@@ -192,6 +212,7 @@ async def run(duration_s: float, n_viewers: int, data_dir: Path, raw: Path | Non
     lookahead_of = dict(zip(firsts, lookahead, strict=True))
     end_ms: list[float] = []  # stride end → viewer
     completed_ms: list[float] = []  # the stride's last needed sample → viewer
+    completed_by_block: dict[int, list[float]] = {}  # the same, per 10 minutes of the session (drift over time)
     beyond_ms: list[float] = []  # newest packet the pass used → viewer
     bound_ms: list[float] = []  # newest packet of the pass before (which did not find it) → viewer
     n_strides = 0
@@ -204,6 +225,7 @@ async def run(duration_s: float, n_viewers: int, data_dir: Path, raw: Path | Non
                 end_ms.append(1000 * (t_recv - (t0 + m["end_s"])))
                 if lookahead_of.get(m["id"]) is not None:
                     completed_ms.append(1000 * (t_recv - (t0 + m["end_s"] + lookahead_of[m["id"]])))
+                    completed_by_block.setdefault(int(m["end_s"] // 600), []).append(completed_ms[-1])
                 own = m.get("newest_packet_monotonic_s", newest_packet)
                 if own is not None:
                     beyond_ms.append(1000 * (t_recv - own))
@@ -245,6 +267,10 @@ async def run(duration_s: float, n_viewers: int, data_dir: Path, raw: Path | Non
         "quick_passes_per_s": round(sum(m.get("type") == "trace" for _, m in received[0]) / duration_s, 2),
         "load_average_1min_start_end": load,
         "server_cpu_pct_of_one_core": {"whole_session": round(cpu_total, 2), "per_minute": cpu_minutes},
+        "server_rss_mib": {"at_start_then_per_minute": rss_minutes},
+        "completing_sample_to_message_ms_per_10_min": {
+            f"{10 * k}-{10 * (k + 1)} min": stats(v) for k, v in sorted(completed_by_block.items())
+        },
     }
 
 
