@@ -792,6 +792,18 @@ _METRICS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("alignment_confidence", "float", ("quality", "alignment", "confidence")),
 )
 
+#: The last columns of both summaries: the flags, and how and where the row's analysis ran.
+_FLAG_AND_RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("flags", "str"),
+    ("flags_insufficient_data", "str"),
+    ("n_warnings", "int"),
+    ("norms_version", "str"),
+    ("analysis_version", "str"),
+    ("analysis_key", "str"),
+    ("elapsed_s", "float"),
+    ("worker", "str"),
+)
+
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "str"),
     ("status", "str"),
@@ -805,14 +817,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("report", "str"),
     *((name, kind) for name, kind, _ in _METRICS),
     ("strides_used", "int"),
-    ("flags", "str"),
-    ("flags_insufficient_data", "str"),
-    ("n_warnings", "int"),
-    ("norms_version", "str"),
-    ("analysis_version", "str"),
-    ("analysis_key", "str"),
-    ("elapsed_s", "float"),
-    ("worker", "str"),
+    *_FLAG_AND_RUN_COLUMNS,
 )
 
 
@@ -898,14 +903,7 @@ DAILY_SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("kinematics_sufficient", "bool"),
     ("baseline_from", "str"),
     ("baseline_to", "str"),
-    ("flags", "str"),
-    ("flags_insufficient_data", "str"),
-    ("n_warnings", "int"),
-    ("norms_version", "str"),
-    ("analysis_version", "str"),
-    ("analysis_key", "str"),
-    ("elapsed_s", "float"),
-    ("worker", "str"),
+    *_FLAG_AND_RUN_COLUMNS,
 )
 
 
