@@ -300,15 +300,8 @@ class LiveAnalysis:
         """``(new rows, id of every row)``; a pass over everything also moves the reported contacts to its own."""
         found = np.stack([strides.side, strides.start_idx, strides.stop_idx], axis=-1).astype(np.int64)
         found[:, 1:] += offset_idx
-        ids = np.full(found.shape[0], -1, dtype=np.int64)
         known = self._reported
-        if found.shape[0] and known.shape[0]:
-            same_side = found[:, None, 0] == known[None, :, 0]
-            distance = np.max(np.abs(found[:, None, 1:] - known[None, :, 1:]), axis=-1)
-            match = same_side & (distance <= tolerance_idx)
-            nearest = np.argmin(np.where(match, distance, np.iinfo(np.int64).max), axis=-1)
-            seen = np.any(match, axis=-1)
-            ids[seen] = nearest[seen]
+        ids = nearest_stride(found, known, tolerance_idx=tolerance_idx)
         new = ids < 0
         if offset_idx > 0:  # a window: only strides after the last one reported on their side are new
             last_stop = {
@@ -324,6 +317,47 @@ class LiveAnalysis:
             matched = (ids >= 0) & (ids < known.shape[0])
             self._reported[ids[matched]] = found[matched]  # follow contacts that later data moved by a sample
         return rows.astype(np.int64), ids
+
+
+def nearest_stride(found: IntArray, known: IntArray, *, tolerance_idx: int) -> IntArray:
+    """For each stride of ``found``, the row of ``known`` that is the same stride: same side, both initial contacts
+    within ``tolerance_idx`` samples, the nearest by the larger of the two distances (the lower row on a tie); -1
+    where there is none.
+
+    The strides of one side follow each other (a stride's start is the previous one's end), so only the few known
+    strides whose start is within the tolerance are candidates: found with a sorted search, O((n + m) log m) time
+    and memory, where comparing every pair took 3 s and 1.2 GiB at the 6000 strides of an hour-long session.
+
+    Parameters
+    ----------
+    found, known : ndarray of int, shape (n, 3) and (m, 3)
+        ``side, start_idx, stop_idx`` per stride.
+    tolerance_idx : int
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+    """
+    ids = np.full(found.shape[0], -1, dtype=np.int64)
+    for side in np.intersect1d(found[:, 0], known[:, 0]).tolist():
+        mine = np.flatnonzero(found[:, 0] == side)
+        theirs = np.flatnonzero(known[:, 0] == side)
+        theirs = theirs[np.argsort(known[theirs, 1], kind="stable")]
+        starts = known[theirs, 1]
+        lo = np.searchsorted(starts, found[mine, 1] - tolerance_idx, side="left")
+        hi = np.searchsorted(starts, found[mine, 1] + tolerance_idx, side="right")
+        best = np.full(mine.size, -1, dtype=np.int64)
+        best_distance = np.full(mine.size, np.iinfo(np.int64).max, dtype=np.int64)
+        for k in range(int(np.max(hi - lo, initial=0))):  # candidates per stride: one, rarely two
+            has = lo + k < hi
+            row = theirs[np.minimum(lo + k, theirs.size - 1)]
+            distance = np.max(np.abs(found[mine, 1:] - known[row, 1:]), axis=-1)
+            nearer = (distance < best_distance) | ((distance == best_distance) & (row < best))
+            better = has & (distance <= tolerance_idx) & nearer
+            best = np.where(better, row, best)
+            best_distance = np.where(better, distance, best_distance)
+        ids[mine] = best
+    return ids
 
 
 def _trace(result: GaitResult, start_idx: int, stop_idx: int) -> dict[str, FloatArray]:

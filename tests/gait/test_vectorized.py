@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gait.events import windows
+from gait.live import nearest_stride
 from gait.preprocess import interpolate_bracketed, time_normalize
 from gait.spatiotemporal import harmonic_ratios, vertical_excursion_m
 
@@ -196,3 +197,29 @@ def test_symmetry_ratios_match_loop() -> None:
     assert summary.value("swing_symmetry_ratio") == pytest.approx(ratio(swing, swing_sides), rel=1e-12)
     assert summary.value("step_length_symmetry_ratio") == pytest.approx(ratio(length, length_sides), rel=1e-12)
     assert summary.value("swing_symmetry_ratio") > 1.06  # the antalgic walker's swing asymmetry
+
+
+def _nearest_stride_one(stride: np.ndarray, known: np.ndarray, tolerance_idx: int) -> int:
+    """Per-stride reference for nearest_stride: every known row compared, the first nearest kept."""
+    best, best_distance = -1, None
+    for row, (side, start, stop) in enumerate(known.tolist()):
+        distance = max(abs(stride[1] - start), abs(stride[2] - stop))
+        if side == stride[0] and distance <= tolerance_idx and (best_distance is None or distance < best_distance):
+            best, best_distance = row, distance
+    return best
+
+
+_STRIDES = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 60), st.integers(0, 12)), max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_STRIDES, _STRIDES, st.integers(0, 6))
+def test_nearest_stride_matches_pairwise_loop(
+    found_rows: list[tuple[int, int, int]], known_rows: list[tuple[int, int, int]], tolerance_idx: int
+) -> None:
+    # dense, overlapping and repeated strides, so that a stride has several candidates and ties
+    found = np.array([(side, start, start + length) for side, start, length in found_rows], dtype=np.int64)
+    known = np.array([(side, start, start + length) for side, start, length in known_rows], dtype=np.int64)
+    found, known = found.reshape(-1, 3), known.reshape(-1, 3)
+    ids = nearest_stride(found, known, tolerance_idx=tolerance_idx)
+    assert ids.tolist() == [_nearest_stride_one(f, known, tolerance_idx) for f in found.tolist()]
