@@ -285,6 +285,8 @@ def run_home_validation(
         truths: list[dict[str, Any]] = []
         for k in range(1, run.days + 1):
             truths.append(futures[k - 1].result())
+            if k < run.days:  # the driver reads the next day's capture too, for the night up to its start
+                futures[k].result()
             t_day = time.monotonic()
             proc = start_driver(k)
             if k in run.kill_days:
